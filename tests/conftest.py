@@ -1,0 +1,73 @@
+"""Shared fixtures: users, agents, a config and a line, and authenticated API clients."""
+
+import itertools
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from voiceconfig import services
+from voiceconfig.models import PhoneLine, VoiceConfig
+
+_numbers = itertools.count(1)
+
+
+def make_user(username: str, *, staff: bool = False):
+    return get_user_model().objects.create_user(
+        username=username, password="pass-word-123", is_staff=staff, is_superuser=staff
+    )
+
+
+def api_client_for(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    return client
+
+
+@pytest.fixture
+def staff_user(db):
+    return make_user("boss", staff=True)
+
+
+@pytest.fixture
+def staff_client(staff_user) -> APIClient:
+    return api_client_for(staff_user)
+
+
+@pytest.fixture
+def make_agent(db):
+    def _make(username: str | None = None, **fields):
+        username = username or f"agent{next(_numbers)}"
+        return services.agent_create(user=make_user(username), **fields)
+
+    return _make
+
+
+@pytest.fixture
+def agent(make_agent):
+    return make_agent("alice", display_name="Alice")
+
+
+@pytest.fixture
+def other_agent(make_agent):
+    return make_agent("bob", display_name="Bob")
+
+
+@pytest.fixture
+def agent_client(agent) -> APIClient:
+    return api_client_for(agent.user)
+
+
+@pytest.fixture
+def config(db) -> VoiceConfig:
+    return VoiceConfig.objects.create(name="Support")
+
+
+@pytest.fixture
+def line(config) -> PhoneLine:
+    return PhoneLine.objects.create(name="Main", phone_number="+14155550100", config=config)
+
+
+def call_sid(n: int) -> str:
+    return "CA" + f"{n:032x}"

@@ -1,0 +1,238 @@
+"""Settings, read from the environment (12-factor, django-environ).
+
+Every value a deployment sets is an environment variable listed in README.md. A bad value stops
+start-up with an ImproperlyConfigured error that names the variable, so a typo fails loudly at boot
+instead of as odd behaviour on the first call.
+"""
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = env.str(name, default=str(default)).strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false, yes/no, on/off), got {raw!r}")
+
+
+def env_checked(name: str, default: Any, parse: Callable[[str], Any], what: str) -> Any:
+    """Read NAME with a parser; any parse error names the variable and what it should be."""
+    raw = env.str(name, default=None)
+    if raw is None or raw == "":
+        return default
+    try:
+        return parse(raw)
+    except (ValueError, TypeError, ImproperlyConfigured) as exc:
+        raise ImproperlyConfigured(f"{name} must be {what}, got {raw!r} ({exc})") from exc
+
+
+def _sid(prefix: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if not re.fullmatch(prefix + r"[0-9a-fA-F]{32}", raw):
+            raise ValueError(f"expected {prefix} followed by 32 hex digits")
+        return raw
+
+    return parse
+
+
+def _url(raw: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", raw):
+        raise ValueError("expected an http(s) URL")
+    return raw.rstrip("/")
+
+
+def _database(raw: str) -> dict:
+    config = env.db_url_config(raw)
+    if not config.get("ENGINE"):
+        raise ValueError("unknown database scheme")
+    return config
+
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off (set DJANGO_DEBUG=1 for local development)"
+        )
+    SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production-0123456789"
+ALLOWED_HOSTS = env_checked(
+    "DJANGO_ALLOWED_HOSTS",
+    ["127.0.0.1", "localhost", "testserver"] if DEBUG else [],
+    lambda raw: [h.strip() for h in raw.split(",") if h.strip()],
+    "a comma-separated host list",
+)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "django_filters",
+    "drf_spectacular",
+    "voiceconfig",
+    "voicetwilio",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "voice_project.urls"
+# The specification's paths have no trailing slash; never redirect POSTs to a slashed URL.
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "voice_project.wsgi.application"
+
+DATABASES = {
+    "default": env_checked(
+        "DATABASE_URL",
+        {"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "db.sqlite3")},
+        _database,
+        "a database URL such as postgres://user@127.0.0.1:5432/voice or sqlite:///path/db.sqlite3",
+    )
+}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env_checked("DJANGO_CONN_MAX_AGE", 60, int, "seconds"))
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Security behind a TLS-terminating proxy -------------------------------------------------
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+
+# --- REST API ------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "djangorestframework_camel_case.render.CamelCaseJSONRenderer",
+        "djangorestframework_camel_case.render.CamelCaseBrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": [
+        "djangorestframework_camel_case.parser.CamelCaseJSONParser",
+        "djangorestframework_camel_case.parser.CamelCaseFormParser",
+        "djangorestframework_camel_case.parser.CamelCaseMultiPartParser",
+    ],
+    "JSON_UNDERSCOREIZE": {"no_underscore_before_number": True},
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.SearchFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "voiceconfig.api.pagination.Pagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "voiceconfig.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("API_THROTTLE_ANON", default="600/min"),
+        "user": env.str("API_THROTTLE_USER", default="6000/min"),
+    },
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_checked("JWT_ACCESS_MINUTES", 15, int, "minutes")),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=1),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Voice API",
+    "DESCRIPTION": "The voice channel of the customer-service platform: configuration, calls and Twilio webhooks.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "CAMELIZE_NAMES": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "CallStatusEnum": "voiceconfig.models.CallStatus",
+        "AgentStatusEnum": "voiceconfig.models.AgentStatus",
+    },
+}
+
+# --- Twilio --------------------------------------------------------------------------------
+TWILIO_ACCOUNT_SID = env_checked("TWILIO_ACCOUNT_SID", "", _sid("AC"), "an Account SID (AC + 32 hex digits)")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_API_KEY_SID = env_checked("TWILIO_API_KEY_SID", "", _sid("SK"), "an API Key SID (SK + 32 hex digits)")
+TWILIO_API_KEY_SECRET = env.str("TWILIO_API_KEY_SECRET", default="")
+TWILIO_TWIML_APP_SID = env_checked("TWILIO_TWIML_APP_SID", "", _sid("AP"), "a TwiML App SID (AP + 32 hex digits)")
+TWILIO_API_BASE_URL = env_checked("TWILIO_API_BASE_URL", "", _url, "an http(s) URL")
+TWILIO_WEBHOOK_BASE_URL = env_checked("TWILIO_WEBHOOK_BASE_URL", "", _url, "an http(s) URL")
+TWILIO_HTTP_TIMEOUT = env_checked("TWILIO_HTTP_TIMEOUT", 5.0, float, "seconds")
+
+# --- Voice platform behaviour ---------------------------------------------------------------
+# An agent whose last heartbeat is older than this is offline and never routed to.
+AGENT_HEARTBEAT_TIMEOUT_SECONDS = env_checked("AGENT_HEARTBEAT_TIMEOUT_SECONDS", 90, int, "seconds")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,199 @@
+"""Django admin for every table, for a contact-centre manager rather than a developer."""
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+
+from . import services
+from .models import (
+    AgentStatus,
+    BusinessHours,
+    Call,
+    CallLog,
+    Holiday,
+    IvrOption,
+    PhoneLine,
+    VoiceAgent,
+    VoiceConfig,
+)
+
+
+class BusinessHoursInline(admin.TabularInline):
+    model = BusinessHours
+    extra = 0
+
+
+class HolidayInline(admin.TabularInline):
+    model = Holiday
+    extra = 0
+
+
+class IvrOptionInline(admin.TabularInline):
+    model = IvrOption
+    extra = 0
+
+
+@admin.register(VoiceConfig)
+class VoiceConfigAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "time_zone",
+        "after_hours_action",
+        "ring_timeout_seconds",
+        "max_queue_wait_seconds",
+        "voicemail_enabled",
+        "recording_enabled",
+        "updated_at",
+    ]
+    list_filter = ["after_hours_action", "voicemail_enabled", "recording_enabled", "time_zone"]
+    search_fields = ["name", "greeting_text"]
+    readonly_fields = ["created_at", "updated_at"]
+    inlines = [BusinessHoursInline, HolidayInline, IvrOptionInline]
+    fieldsets = [
+        (None, {"fields": ["name"]}),
+        ("Greeting", {"fields": ["greeting_text", "greeting_audio_url", "voice", "language"]}),
+        ("IVR menu", {"fields": ["ivr_prompt", "ivr_max_attempts", "ivr_timeout_seconds"]}),
+        (
+            "Business hours",
+            {"fields": ["time_zone", "after_hours_action", "after_hours_message", "after_hours_forward_to"]},
+        ),
+        (
+            "Queue and agents",
+            {
+                "fields": [
+                    "hold_music_url",
+                    "ring_timeout_seconds",
+                    "max_queue_wait_seconds",
+                    "unavailable_message",
+                    "wrap_up_seconds",
+                ]
+            },
+        ),
+        (
+            "Voicemail and recording",
+            {"fields": ["voicemail_enabled", "voicemail_prompt", "voicemail_max_seconds", "recording_enabled"]},
+        ),
+        ("History", {"fields": ["created_at", "updated_at"]}),
+    ]
+
+
+@admin.register(PhoneLine)
+class PhoneLineAdmin(admin.ModelAdmin):
+    list_display = ["name", "phone_number", "config", "enabled", "agent_count", "twilio_sid"]
+    list_filter = ["enabled", "config"]
+    search_fields = ["name", "phone_number", "twilio_sid"]
+    list_select_related = ["config"]
+    filter_horizontal = ["agents"]
+    readonly_fields = ["created_at", "updated_at"]
+    actions = ["enable_lines", "disable_lines"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("agents")
+
+    @admin.display(description="Agents")
+    def agent_count(self, line: PhoneLine) -> str:
+        count = len(line.agents.all())
+        return str(count) if count else "all agents"
+
+    @admin.action(description="Enable the selected lines")
+    def enable_lines(self, request, queryset: QuerySet) -> None:
+        updated = queryset.update(enabled=True)
+        self.message_user(request, f"{updated} line(s) enabled.", messages.SUCCESS)
+
+    @admin.action(description="Disable the selected lines")
+    def disable_lines(self, request, queryset: QuerySet) -> None:
+        updated = queryset.update(enabled=False)
+        self.message_user(
+            request, f"{updated} line(s) disabled: callers hear the line is not in service.", messages.SUCCESS
+        )
+
+
+@admin.register(VoiceAgent)
+class VoiceAgentAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "identity", "user", "status", "last_heartbeat_at", "last_call_ended_at"]
+    list_filter = ["status"]
+    search_fields = ["identity", "display_name", "user__username", "user__email"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+    readonly_fields = ["status_changed_at", "last_heartbeat_at", "last_call_ended_at", "wrap_up_until", "created_at"]
+    actions = ["set_unavailable", "set_offline"]
+
+    @admin.action(description="Set the selected agents unavailable")
+    def set_unavailable(self, request, queryset: QuerySet) -> None:
+        self._set_status(request, queryset, AgentStatus.UNAVAILABLE)
+
+    @admin.action(description="Set the selected agents offline")
+    def set_offline(self, request, queryset: QuerySet) -> None:
+        self._set_status(request, queryset, AgentStatus.OFFLINE)
+
+    def _set_status(self, request, queryset: QuerySet, status: str) -> None:
+        # Agents on a call keep their busy state; they pick a status again when the call ends.
+        idle = queryset.filter(status__in=[AgentStatus.AVAILABLE, AgentStatus.UNAVAILABLE, AgentStatus.OFFLINE])
+        changed = 0
+        for agent in idle:
+            services.agent_set_status(agent=agent, status=status)
+            changed += 1
+        skipped = queryset.count() - changed
+        note = f" {skipped} agent(s) on a call were left as they are." if skipped else ""
+        self.message_user(request, f"{changed} agent(s) set {status}.{note}", messages.SUCCESS)
+
+
+class CallLogInline(admin.TabularInline):
+    model = CallLog
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "event", "call_status", "message", "sequence_number"]
+    readonly_fields = fields
+    ordering = ["created_at", "id"]
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Call)
+class CallAdmin(admin.ModelAdmin):
+    list_display = [
+        "call_sid",
+        "from_number",
+        "to_number",
+        "phone_line",
+        "agent",
+        "status",
+        "created_at",
+        "wait_seconds",
+        "talk_seconds",
+        "voicemail",
+    ]
+    list_filter = ["status", "direction", "voicemail", "phone_line", "agent"]
+    search_fields = ["call_sid", "from_number", "to_number"]
+    list_select_related = ["phone_line", "agent"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "call_sid",
+        "conference_name",
+        "conference_sid",
+        "agent_call_sid",
+        "recording_sid",
+        "last_sequence_number",
+        "created_at",
+        "updated_at",
+        "started_at",
+        "queued_at",
+        "answered_at",
+        "ended_at",
+        "wait_seconds",
+        "talk_seconds",
+        "hold_seconds",
+        "hold_started_at",
+    ]
+    raw_id_fields = ["agent", "phone_line"]
+    inlines = [CallLogInline]
+
+
+@admin.register(CallLog)
+class CallLogAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "call_sid", "event", "call_status", "message"]
+    list_filter = ["event"]
+    search_fields = ["call_sid", "message"]
+    raw_id_fields = ["call"]
+    readonly_fields = ["call_sid", "created_at", "dedupe_key", "sequence_number"]

@@ -1,0 +1,105 @@
+"""One error shape for the whole REST API (decision 13): {"error": ..., "message": ...}.
+
+`error` is a short machine-readable code, `message` a sentence for a person; validation errors add
+`details` with the per-field messages. Nothing a client sends may turn into a 500.
+"""
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import DataError, IntegrityError
+from django.db.models import ProtectedError, RestrictedError
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+class Conflict(exceptions.APIException):
+    """The request is well formed but the current state forbids it (409)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_detail = "The resource's current state does not allow this."
+
+
+_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    502: "twilio_error",
+    503: "twilio_not_configured",
+    415: "unsupported_media_type",
+    429: "throttled",
+}
+
+
+def envelope(status_code: int, message: str, error: str | None = None, **extra: Any) -> dict:
+    body = {"error": error or _CODES.get(status_code, "error"), "message": message}
+    body.update(extra)
+    return body
+
+
+def _first_message(detail: Any) -> str:
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            text = _first_message(value)
+            return text if key == "non_field_errors" else f"{key}: {text}"
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    return str(detail)
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, (ProtectedError, RestrictedError)):
+        exc = Conflict(f"It is still in use and cannot be deleted: {exc.args[0]}")
+    elif isinstance(exc, DataError) or (isinstance(exc, ValueError) and "NUL" in str(exc)):
+        # Out-of-range numbers or NUL bytes that reached the database: the client's input, not our fault.
+        exc = exceptions.ValidationError("A value is out of range or contains characters that cannot be stored.")
+    elif hasattr(exc, "api_status"):
+        # An upstream failure (Twilio) that declares what the API should answer: 502 or 503.
+        upstream = exceptions.APIException(getattr(exc, "message", str(exc)))
+        upstream.status_code = exc.api_status
+        upstream.error_code = exc.api_error
+        upstream.extra = getattr(exc, "api_extra", {})
+        exc = upstream
+    elif isinstance(exc, IntegrityError):
+        logger.warning("integrity error turned into 409: %s", exc)
+        exc = Conflict("The change conflicts with data stored meanwhile; reload and try again.")
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        details = exc.detail if isinstance(exc.detail, (dict, list)) else [exc.detail]
+        if isinstance(details, dict) and set(details) == {"non_field_errors"}:
+            details = details["non_field_errors"]
+        response.data = envelope(400, _first_message(details), "validation_error", details=details)
+    elif isinstance(exc, exceptions.APIException):
+        message = _first_message(exc.detail)
+        code = getattr(exc, "error_code", None) or _CODES.get(response.status_code)
+        extra = getattr(exc, "extra", None) or {}
+        response.data = envelope(response.status_code, message, code, **extra)
+    return response
+
+
+def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(envelope(404, f"No such resource: {request.path}"), status=404)
+
+
+def json_server_error(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(
+        envelope(500, "Something went wrong on our side; it has been logged.", "server_error"), status=500
+    )

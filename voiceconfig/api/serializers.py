@@ -1,0 +1,290 @@
+"""REST representations of the five resources. JSON keys are camelized by the renderer (decision 12)."""
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from rest_framework import serializers
+
+from voiceconfig import services
+from voiceconfig.models import (
+    AgentStatus,
+    BusinessHours,
+    Call,
+    CallLog,
+    Holiday,
+    IvrOption,
+    PhoneLine,
+    VoiceAgent,
+    VoiceConfig,
+)
+
+from .fields import E164Field, KeywordListField
+
+
+class BusinessHoursSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BusinessHours
+        fields = ["weekday", "opens_at", "closes_at"]
+
+    def validate(self, attrs):
+        if attrs["opens_at"] == attrs["closes_at"]:
+            raise serializers.ValidationError("A range must not open and close at the same minute.")
+        return attrs
+
+
+class HolidaySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Holiday
+        fields = ["date", "name"]
+
+
+class IvrOptionSerializer(serializers.ModelSerializer):
+    keywords = KeywordListField(required=False)
+    forward_to = E164Field(required=False, allow_blank=True)
+
+    class Meta:
+        model = IvrOption
+        fields = ["digit", "keywords", "label", "action", "message", "forward_to"]
+
+    def validate(self, attrs):
+        if attrs.get("action") == "forward" and not attrs.get("forward_to"):
+            raise serializers.ValidationError({"forward_to": "A forward option needs a number to forward to."})
+        return attrs
+
+
+class VoiceConfigSerializer(serializers.ModelSerializer):
+    """A config with its business hours, holidays and IVR menu. Nested lists replace the stored ones."""
+
+    after_hours_forward_to = E164Field(required=False, allow_blank=True)
+    business_hours = BusinessHoursSerializer(many=True, required=False, max_length=100)
+    holidays = HolidaySerializer(many=True, required=False, max_length=400)
+    ivr_options = IvrOptionSerializer(many=True, required=False, max_length=12)
+
+    class Meta:
+        model = VoiceConfig
+        fields = [
+            "id",
+            "name",
+            "greeting_text",
+            "greeting_audio_url",
+            "voice",
+            "language",
+            "ivr_prompt",
+            "ivr_max_attempts",
+            "ivr_timeout_seconds",
+            "ivr_options",
+            "time_zone",
+            "business_hours",
+            "holidays",
+            "after_hours_action",
+            "after_hours_message",
+            "after_hours_forward_to",
+            "hold_music_url",
+            "ring_timeout_seconds",
+            "max_queue_wait_seconds",
+            "voicemail_enabled",
+            "voicemail_prompt",
+            "voicemail_max_seconds",
+            "unavailable_message",
+            "recording_enabled",
+            "wrap_up_seconds",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def validate_holidays(self, value):
+        dates = [item["date"] for item in value]
+        if len(dates) != len(set(dates)):
+            raise serializers.ValidationError("Each holiday date may appear once.")
+        return value
+
+    def validate_ivr_options(self, value):
+        digits = [item["digit"] for item in value]
+        if len(digits) != len(set(digits)):
+            raise serializers.ValidationError("Each IVR key may be used by one option only.")
+        return value
+
+    def validate(self, attrs):
+        action = attrs.get("after_hours_action", getattr(self.instance, "after_hours_action", None))
+        forward_to = attrs.get("after_hours_forward_to", getattr(self.instance, "after_hours_forward_to", ""))
+        if action == "forward" and not forward_to:
+            raise serializers.ValidationError(
+                {"after_hours_forward_to": "Forwarding after hours needs a number to forward to."}
+            )
+        return attrs
+
+    def create(self, validated_data):
+        nested = self._pop_nested(validated_data)
+        with transaction.atomic():
+            config = VoiceConfig.objects.create(**validated_data)
+            services.config_replace_children(config=config, **nested)
+        return config
+
+    def update(self, instance, validated_data):
+        nested = self._pop_nested(validated_data)
+        with transaction.atomic():
+            instance = super().update(instance, validated_data)
+            services.config_replace_children(config=instance, **nested)
+        return instance
+
+    @staticmethod
+    def _pop_nested(validated_data: dict) -> dict:
+        return {key: validated_data.pop(key, None) for key in ("business_hours", "holidays", "ivr_options")}
+
+
+class PhoneLineSerializer(serializers.ModelSerializer):
+    phone_number = E164Field(help_text="E.164, e.g. +14155550100; other international forms are normalised.")
+    agents = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=VoiceAgent.objects.all(), required=False, help_text="Agent ids; empty means every agent."
+    )
+
+    class Meta:
+        model = PhoneLine
+        fields = ["id", "name", "phone_number", "twilio_sid", "config", "enabled", "agents", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+
+
+# The platform sets the busy states itself (decision 10); over REST staff choose only these.
+SETTABLE_AGENT_STATUSES = [AgentStatus.OFFLINE, AgentStatus.AVAILABLE, AgentStatus.UNAVAILABLE]
+
+
+class VoiceAgentSerializer(serializers.ModelSerializer):
+    user = serializers.PrimaryKeyRelatedField(queryset=get_user_model().objects.all())
+    username = serializers.CharField(source="user.username", read_only=True)
+    identity = serializers.CharField(
+        required=False, max_length=121, help_text="Twilio client identity; derived from the username when omitted."
+    )
+    status = serializers.ChoiceField(choices=AgentStatus.choices, required=False)
+
+    class Meta:
+        model = VoiceAgent
+        fields = [
+            "id",
+            "user",
+            "username",
+            "identity",
+            "display_name",
+            "status",
+            "status_changed_at",
+            "last_heartbeat_at",
+            "last_call_ended_at",
+            "wrap_up_until",
+            "created_at",
+        ]
+        read_only_fields = [
+            "status_changed_at",
+            "last_heartbeat_at",
+            "last_call_ended_at",
+            "wrap_up_until",
+            "created_at",
+        ]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        # The model's own identity validators (regex, uniqueness) apply to the explicit field too.
+        model_field = VoiceAgent._meta.get_field("identity")
+        fields["identity"].validators.extend(model_field.validators)
+        return fields
+
+    def validate_identity(self, value):
+        qs = VoiceAgent.objects.filter(identity=value)
+        if self.instance:
+            qs = qs.exclude(pk=self.instance.pk)
+        if qs.exists():
+            raise serializers.ValidationError("Another agent already uses this identity.")
+        return value
+
+    def validate_status(self, value):
+        current = getattr(self.instance, "status", None)
+        if value != current and value not in SETTABLE_AGENT_STATUSES:
+            raise serializers.ValidationError(
+                "Only offline, available or unavailable can be set; the platform sets ringing, in_call and wrap_up."
+            )
+        return value
+
+    def validate_user(self, value):
+        qs = VoiceAgent.objects.filter(user=value)
+        if self.instance:
+            qs = qs.exclude(pk=self.instance.pk)
+        if qs.exists():
+            raise serializers.ValidationError("This user is already an agent.")
+        return value
+
+    def create(self, validated_data):
+        return services.agent_create(**validated_data)
+
+    def update(self, instance, validated_data):
+        status = validated_data.pop("status", None)
+        instance = super().update(instance, validated_data)
+        if status and status != instance.status:
+            instance = services.agent_set_status(agent=instance, status=status)
+        return instance
+
+
+class CallSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Call
+        fields = [
+            "id",
+            "call_sid",
+            "from_number",
+            "to_number",
+            "direction",
+            "status",
+            "phone_line",
+            "agent",
+            "conference_name",
+            "conference_sid",
+            "agent_call_sid",
+            "ivr_choice",
+            "on_hold",
+            "started_at",
+            "queued_at",
+            "answered_at",
+            "ended_at",
+            "wait_seconds",
+            "talk_seconds",
+            "hold_seconds",
+            "recording_url",
+            "recording_sid",
+            "recording_duration",
+            "voicemail",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "conference_name",
+            "conference_sid",
+            "agent_call_sid",
+            "on_hold",
+            "wait_seconds",
+            "talk_seconds",
+            "hold_seconds",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_fields(self):
+        # `from` and `to` are the specification's names but `from` is a Python keyword.
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_number")
+        fields["to"] = fields.pop("to_number")
+        fields["from"].source = "from_number"
+        fields["to"].source = "to_number"
+        return fields
+
+
+class CallLogSerializer(serializers.ModelSerializer):
+    call = serializers.PrimaryKeyRelatedField(queryset=Call.objects.all())
+    call_sid = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = CallLog
+        fields = ["id", "call", "call_sid", "event", "call_status", "message", "data", "sequence_number", "created_at"]
+        read_only_fields = ["created_at"]
+
+    def validate(self, attrs):
+        call = attrs.get("call")
+        if call is not None:
+            attrs["call_sid"] = call.call_sid
+        return attrs

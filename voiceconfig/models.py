@@ -1,0 +1,387 @@
+"""Every table of the voice channel. Invariants live in database constraints first."""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from .validators import (
+    CALL_SID_PATTERN,
+    DTMF_KEYS,
+    PHONE_NUMBER_SID_PATTERN,
+    validate_e164,
+    validate_identity,
+    validate_time_zone,
+)
+
+
+class AfterHoursAction(models.TextChoices):
+    MESSAGE = "message", "Play a message and hang up"
+    VOICEMAIL = "voicemail", "Take a voicemail"
+    FORWARD = "forward", "Forward to a phone number"
+
+
+class IvrAction(models.TextChoices):
+    ROUTE = "route", "Route to an agent"
+    VOICEMAIL = "voicemail", "Take a voicemail"
+    MESSAGE = "message", "Play a message and hang up"
+    FORWARD = "forward", "Forward to a phone number"
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class VoiceConfig(models.Model):
+    """How a line behaves: greeting, IVR menu, business hours, queueing and recording."""
+
+    name = models.CharField(max_length=100, unique=True)
+    # Greeting: an audio URL when given, else text-to-speech with this voice and language.
+    greeting_text = models.CharField(max_length=1000, blank=True, default="Thank you for calling.")
+    greeting_audio_url = models.URLField(max_length=500, blank=True, default="")
+    voice = models.CharField(max_length=50, default="Polly.Joanna", help_text="Twilio <Say> voice")
+    language = models.CharField(max_length=10, default="en-US", help_text="BCP-47 language for <Say> and speech")
+    # IVR menu: the prompt read before options; no options means no menu.
+    ivr_prompt = models.CharField(max_length=1000, blank=True, default="")
+    ivr_max_attempts = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1), MaxValueValidator(5)], help_text="Prompts before giving up"
+    )
+    ivr_timeout_seconds = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(30)]
+    )
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    after_hours_action = models.CharField(
+        max_length=20, choices=AfterHoursAction.choices, default=AfterHoursAction.MESSAGE
+    )
+    after_hours_message = models.CharField(
+        max_length=1000, blank=True, default="We are closed now. Please call again during business hours."
+    )
+    after_hours_forward_to = models.CharField(max_length=16, blank=True, default="", validators=[validate_e164])
+    hold_music_url = models.URLField(
+        max_length=500,
+        blank=True,
+        default="http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3",
+    )
+    ring_timeout_seconds = models.PositiveSmallIntegerField(
+        default=20, validators=[MinValueValidator(5), MaxValueValidator(120)]
+    )
+    max_queue_wait_seconds = models.PositiveIntegerField(
+        default=300, validators=[MinValueValidator(0), MaxValueValidator(3600)]
+    )
+    voicemail_enabled = models.BooleanField(default=True)
+    voicemail_prompt = models.CharField(
+        max_length=1000, blank=True, default="Nobody can take your call. Please leave a message after the tone."
+    )
+    voicemail_max_seconds = models.PositiveSmallIntegerField(
+        default=120, validators=[MinValueValidator(5), MaxValueValidator(600)]
+    )
+    unavailable_message = models.CharField(
+        max_length=1000, blank=True, default="Sorry, nobody can take your call right now. Goodbye."
+    )
+    recording_enabled = models.BooleanField(default=False)
+    wrap_up_seconds = models.PositiveSmallIntegerField(default=10, validators=[MaxValueValidator(600)])
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ring_timeout_seconds__gte=5, ring_timeout_seconds__lte=120),
+                name="config_ring_timeout_range",
+            ),
+            models.CheckConstraint(condition=Q(max_queue_wait_seconds__lte=3600), name="config_max_queue_wait_range"),
+            models.CheckConstraint(condition=Q(wrap_up_seconds__lte=600), name="config_wrap_up_range"),
+            models.CheckConstraint(
+                condition=Q(ivr_max_attempts__gte=1, ivr_max_attempts__lte=5), name="config_ivr_attempts_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(after_hours_action__in=AfterHoursAction.values), name="config_after_hours_action_valid"
+            ),
+            # Forwarding after hours needs somewhere to forward to.
+            models.CheckConstraint(
+                condition=~Q(after_hours_action=AfterHoursAction.FORWARD) | ~Q(after_hours_forward_to=""),
+                name="config_forward_needs_number",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BusinessHours(models.Model):
+    """One opening range on one weekday, in the config's time zone.
+
+    A range whose closing time is not after its opening time runs past midnight into the next day
+    (22:00-06:00 on Friday covers Friday night and early Saturday). A config with no ranges is always open.
+    """
+
+    config = models.ForeignKey(VoiceConfig, on_delete=models.CASCADE, related_name="business_hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    opens_at = models.TimeField()
+    closes_at = models.TimeField()
+
+    class Meta:
+        ordering = ["config_id", "weekday", "opens_at"]
+        verbose_name_plural = "business hours"
+        constraints = [
+            models.CheckConstraint(condition=Q(weekday__gte=0, weekday__lte=6), name="business_hours_weekday_valid"),
+            models.CheckConstraint(condition=~Q(opens_at=models.F("closes_at")), name="business_hours_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens_at:%H:%M}-{self.closes_at:%H:%M}"
+
+
+class Holiday(models.Model):
+    """A date on which the line follows its after-hours action all day."""
+
+    config = models.ForeignKey(VoiceConfig, on_delete=models.CASCADE, related_name="holidays")
+    date = models.DateField()
+    name = models.CharField(max_length=100, blank=True, default="")
+
+    class Meta:
+        ordering = ["config_id", "date"]
+        constraints = [models.UniqueConstraint(fields=["config", "date"], name="holiday_unique_per_config")]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}".strip()
+
+
+class IvrOption(models.Model):
+    """One IVR menu choice, picked by a key press or by saying one of its keywords."""
+
+    config = models.ForeignKey(VoiceConfig, on_delete=models.CASCADE, related_name="ivr_options")
+    digit = models.CharField(max_length=1, validators=[RegexValidator(r"^[0-9*#]$", "One key: 0-9, * or #.")])
+    keywords = models.CharField(
+        max_length=200, blank=True, default="", help_text="Comma-separated words a caller may say, e.g. 'sales, buy'"
+    )
+    label = models.CharField(max_length=100, blank=True, default="", help_text="Read to the caller: 'for sales'")
+    action = models.CharField(max_length=20, choices=IvrAction.choices, default=IvrAction.ROUTE)
+    message = models.CharField(max_length=1000, blank=True, default="")
+    forward_to = models.CharField(max_length=16, blank=True, default="", validators=[validate_e164])
+
+    class Meta:
+        ordering = ["config_id", "digit"]
+        verbose_name = "IVR option"
+        constraints = [
+            models.UniqueConstraint(fields=["config", "digit"], name="ivr_option_unique_digit"),
+            models.CheckConstraint(condition=Q(digit__in=list(DTMF_KEYS)), name="ivr_option_digit_valid"),
+            models.CheckConstraint(condition=Q(action__in=IvrAction.values), name="ivr_option_action_valid"),
+            models.CheckConstraint(
+                condition=~Q(action=IvrAction.FORWARD) | ~Q(forward_to=""), name="ivr_option_forward_needs_number"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.digit}: {self.label or self.get_action_display()}"
+
+    def keyword_list(self) -> list[str]:
+        return [word.strip().lower() for word in self.keywords.split(",") if word.strip()]
+
+
+class AgentStatus(models.TextChoices):
+    OFFLINE = "offline", "Offline"
+    AVAILABLE = "available", "Available"
+    UNAVAILABLE = "unavailable", "Unavailable"
+    RINGING = "ringing", "Ringing"
+    IN_CALL = "in_call", "In a call"
+    WRAP_UP = "wrap_up", "Wrap-up"
+
+
+class VoiceAgent(models.Model):
+    """A person who answers calls in the browser softphone."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="voice_agent")
+    identity = models.CharField(max_length=121, unique=True, validators=[validate_identity])
+    display_name = models.CharField(max_length=100, blank=True, default="")
+    status = models.CharField(max_length=20, choices=AgentStatus.choices, default=AgentStatus.OFFLINE)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Longest idle first: routing orders available agents by when their last call ended.
+    last_call_ended_at = models.DateTimeField(null=True, blank=True)
+    # In wrap-up until this moment; after it the agent counts as available again.
+    wrap_up_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=AgentStatus.values), name="agent_status_valid"),
+            models.CheckConstraint(condition=Q(identity__regex=r"^[A-Za-z0-9_]{1,121}$"), name="agent_identity_valid"),
+        ]
+        indexes = [models.Index(fields=["status", "last_call_ended_at"], name="agent_routing_idx")]
+
+    def __str__(self) -> str:
+        return self.display_name or self.identity
+
+
+class PhoneLine(models.Model):
+    """A phone number the business owns, the config it follows and the agents who answer it."""
+
+    name = models.CharField(max_length=100)
+    phone_number = models.CharField(max_length=16, unique=True, validators=[validate_e164])
+    twilio_sid = models.CharField(
+        max_length=34,
+        blank=True,
+        default="",
+        validators=[RegexValidator(PHONE_NUMBER_SID_PATTERN, "A Twilio phone number SID: PN + 32 hex digits.")],
+    )
+    config = models.ForeignKey(VoiceConfig, on_delete=models.PROTECT, related_name="phone_lines")
+    enabled = models.BooleanField(default=True)
+    # Empty means every agent answers this line.
+    agents = models.ManyToManyField(VoiceAgent, blank=True, related_name="phone_lines")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(phone_number__regex=r"^\+[1-9][0-9]{6,14}$"), name="line_number_e164"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.phone_number})"
+
+
+class CallStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    INITIATED = "initiated", "Initiated"
+    RINGING = "ringing", "Ringing"
+    IN_PROGRESS = "in-progress", "In progress"
+    COMPLETED = "completed", "Completed"
+    BUSY = "busy", "Busy"
+    NO_ANSWER = "no-answer", "No answer"
+    CANCELED = "canceled", "Canceled"
+    FAILED = "failed", "Failed"
+
+
+TERMINAL_CALL_STATUSES = [
+    CallStatus.COMPLETED,
+    CallStatus.BUSY,
+    CallStatus.NO_ANSWER,
+    CallStatus.CANCELED,
+    CallStatus.FAILED,
+]
+
+
+class CallDirection(models.TextChoices):
+    INBOUND = "inbound", "Inbound"
+    OUTBOUND_API = "outbound-api", "Outbound (API)"
+    OUTBOUND_DIAL = "outbound-dial", "Outbound (Dial)"
+
+
+class CallQuerySet(models.QuerySet):
+    def active(self) -> "CallQuerySet":
+        return self.exclude(status__in=TERMINAL_CALL_STATUSES)
+
+
+class Call(models.Model):
+    """One Twilio call: who called which line, who answered, how long it waited, talked and held."""
+
+    call_sid = models.CharField(
+        max_length=34, unique=True, validators=[RegexValidator(CALL_SID_PATTERN, "A Twilio Call SID: CA + 32 hex.")]
+    )
+    from_number = models.CharField(max_length=200, blank=True, default="")
+    to_number = models.CharField(max_length=200, blank=True, default="")
+    direction = models.CharField(max_length=20, choices=CallDirection.choices, default=CallDirection.INBOUND)
+    status = models.CharField(max_length=20, choices=CallStatus.choices, default=CallStatus.QUEUED)
+    phone_line = models.ForeignKey(PhoneLine, on_delete=models.SET_NULL, null=True, blank=True, related_name="calls")
+    agent = models.ForeignKey(VoiceAgent, on_delete=models.SET_NULL, null=True, blank=True, related_name="calls")
+    # Conference the caller waits and talks in (decision 4), and the agent's leg into it.
+    conference_name = models.CharField(max_length=100, blank=True, default="")
+    conference_sid = models.CharField(max_length=34, blank=True, default="")
+    agent_call_sid = models.CharField(max_length=34, blank=True, default="")
+    # Highest Twilio SequenceNumber applied; older callbacks never move the state back.
+    last_sequence_number = models.IntegerField(null=True, blank=True)
+    ivr_attempts = models.PositiveSmallIntegerField(default=0)
+    ivr_choice = models.CharField(max_length=1, blank=True, default="")
+    started_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    wait_seconds = models.PositiveIntegerField(default=0)
+    talk_seconds = models.PositiveIntegerField(default=0)
+    hold_seconds = models.PositiveIntegerField(default=0)
+    on_hold = models.BooleanField(default=False)
+    hold_started_at = models.DateTimeField(null=True, blank=True)
+    recording_url = models.URLField(max_length=500, blank=True, default="")
+    recording_sid = models.CharField(max_length=34, blank=True, default="")
+    recording_duration = models.PositiveIntegerField(null=True, blank=True)
+    voicemail = models.BooleanField(default=False, help_text="The caller left a voicemail")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CallQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=CallStatus.values), name="call_status_valid"),
+            models.CheckConstraint(condition=Q(direction__in=CallDirection.values), name="call_direction_valid"),
+            # Decision 6: an agent never holds two live calls, whatever the application does.
+            models.UniqueConstraint(
+                fields=["agent"],
+                condition=Q(agent__isnull=False) & ~Q(status__in=TERMINAL_CALL_STATUSES),
+                name="one_active_call_per_agent",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "queued_at"], name="call_queue_idx"),
+            models.Index(fields=["agent_call_sid"], name="call_agent_leg_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.call_sid} {self.from_number} -> {self.to_number} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status not in TERMINAL_CALL_STATUSES
+
+
+class CallEvent(models.TextChoices):
+    STATUS = "status", "Status change"
+    IVR_INPUT = "ivr_input", "IVR input"
+    ROUTING = "routing", "Routing decision"
+    HOLD = "hold", "Hold"
+    RESUME = "resume", "Resume"
+    TRANSFER = "transfer", "Transfer"
+    RECORDING = "recording", "Recording"
+    VOICEMAIL = "voicemail", "Voicemail"
+    AGENT = "agent", "Agent leg"
+    CONFERENCE = "conference", "Conference"
+    NOTE = "note", "Note"
+    UNKNOWN_CALL = "unknown_call", "Callback for an unknown call"
+
+
+class CallLog(models.Model):
+    """One event on a call's timeline."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, null=True, blank=True, related_name="logs")
+    # Kept even when the call is unknown to us (a callback for a CallSid we never saw).
+    call_sid = models.CharField(max_length=34, blank=True, default="", db_index=True)
+    event = models.CharField(max_length=20, choices=CallEvent.choices, default=CallEvent.NOTE)
+    call_status = models.CharField(max_length=20, blank=True, default="")
+    message = models.CharField(max_length=2000, blank=True, default="")
+    data = models.JSONField(default=dict, blank=True)
+    sequence_number = models.IntegerField(null=True, blank=True)
+    # A Twilio callback delivered twice carries the same key: the second insert is a no-op.
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(event__in=CallEvent.values), name="call_log_event_valid"),
+            models.UniqueConstraint(fields=["call_sid", "dedupe_key"], name="call_log_dedupe"),
+        ]
+        indexes = [models.Index(fields=["call", "created_at"], name="call_log_timeline_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.event} {self.message}"[:120]

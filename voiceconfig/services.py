@@ -1,0 +1,70 @@
+"""Writes that span rows. Keyword-only arguments; each runs in one transaction."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import AgentStatus, BusinessHours, Holiday, IvrOption, VoiceAgent, VoiceConfig
+from .validators import identity_from_username
+
+
+class StateConflict(Exception):
+    """The current state of a row forbids the change (the API answers 409)."""
+
+
+@transaction.atomic
+def config_replace_children(
+    *,
+    config: VoiceConfig,
+    business_hours: list[dict] | None = None,
+    holidays: list[dict] | None = None,
+    ivr_options: list[dict] | None = None,
+) -> None:
+    """Replace whichever nested lists were given; None leaves that list as stored."""
+    for model, rows in ((BusinessHours, business_hours), (Holiday, holidays), (IvrOption, ivr_options)):
+        if rows is None:
+            continue
+        model.objects.filter(config=config).delete()
+        model.objects.bulk_create([model(config=config, **row) for row in rows])
+
+
+def _unique_identity(base: str) -> str:
+    identity, n = base, 1
+    while VoiceAgent.objects.filter(identity=identity).exists():
+        n += 1
+        suffix = f"_{n}"
+        identity = base[: 121 - len(suffix)] + suffix
+    return identity
+
+
+@transaction.atomic
+def agent_create(*, user, identity: str | None = None, display_name: str = "", status: str | None = None) -> VoiceAgent:
+    agent = VoiceAgent(
+        user=user,
+        identity=identity or _unique_identity(identity_from_username(user.username)),
+        display_name=display_name or user.get_full_name() or user.username,
+        status=status or AgentStatus.OFFLINE,
+        status_changed_at=timezone.now(),
+    )
+    agent.full_clean(validate_unique=False)
+    agent.save()
+    return agent
+
+
+def agent_set_status(*, agent: VoiceAgent, status: str) -> VoiceAgent:
+    now = timezone.now()
+    updates = {"status": status, "status_changed_at": now}
+    if status == AgentStatus.AVAILABLE:
+        # Going available counts as a heartbeat: the console is evidently alive.
+        updates["last_heartbeat_at"] = now
+    VoiceAgent.objects.filter(pk=agent.pk).update(**updates)
+    for key, value in updates.items():
+        setattr(agent, key, value)
+    return agent
+
+
+@transaction.atomic
+def agent_delete(*, agent: VoiceAgent) -> None:
+    locked = VoiceAgent.objects.select_for_update().get(pk=agent.pk)
+    if locked.calls.active().exists():
+        raise StateConflict(f"Agent {locked} is on a live call; wait for it to end before deleting the agent.")
+    locked.delete()

@@ -1,0 +1,13 @@
+from rest_framework.routers import DefaultRouter
+
+from .api import views
+
+router = DefaultRouter(trailing_slash=False)
+router.include_root_view = False
+router.register("configs", views.VoiceConfigViewSet, basename="config")
+router.register("phonelines", views.PhoneLineViewSet, basename="phoneline")
+router.register("voiceagents", views.VoiceAgentViewSet, basename="voiceagent")
+router.register("calls", views.CallViewSet, basename="call")
+router.register("calllogs", views.CallLogViewSet, basename="calllog")
+
+urlpatterns = router.urls

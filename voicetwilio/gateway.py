@@ -1,0 +1,202 @@
+"""The one door to Twilio's REST API. Nothing else in the project imports `twilio.rest`.
+
+Every method states an intent (add this agent to that conference, hold that participant), takes
+keyword-only plain values, returns plain values, and turns every Twilio or network failure into a
+GatewayError (the REST API answers 502, or 503 when Twilio is not configured). Every request has a
+timeout. TWILIO_API_BASE_URL points the client at any Twilio-compatible server (a mock, the local
+emulator) through twilio-python's documented `http_client=` hook.
+"""
+
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+
+import requests
+from django.conf import settings
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+logger = logging.getLogger(__name__)
+
+TWILIO_API_ORIGIN = "https://api.twilio.com"
+
+
+class GatewayError(Exception):
+    """Twilio refused or failed a request. `api_status` is what our REST API answers."""
+
+    api_status = 502
+    api_error = "twilio_error"
+
+    def __init__(self, message: str, *, twilio_code: int | None = None, twilio_status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.twilio_code = twilio_code
+        self.twilio_status = twilio_status
+
+    @property
+    def api_extra(self) -> dict:
+        return {"twilioCode": self.twilio_code} if self.twilio_code else {}
+
+
+class GatewayNotConfigured(GatewayError):
+    api_status = 503
+    api_error = "twilio_not_configured"
+
+
+class BaseUrlHttpClient(TwilioHttpClient):
+    """Sends twilio-python's requests to `base_url` instead of api.twilio.com, with a fixed timeout."""
+
+    def __init__(self, *, base_url: str, timeout: float):
+        super().__init__(timeout=timeout)
+        self.base_url = base_url.rstrip("/")
+
+    def request(self, method, url, *args, **kwargs):
+        if self.base_url and url.startswith(TWILIO_API_ORIGIN):
+            url = self.base_url + url[len(TWILIO_API_ORIGIN) :]
+        return super().request(method, url, *args, **kwargs)
+
+
+@lru_cache(maxsize=4)
+def _client_for(account_sid: str, username: str, password: str, base_url: str, timeout: float) -> Client:
+    http_client = BaseUrlHttpClient(base_url=base_url, timeout=timeout)
+    return Client(username=username, password=password, account_sid=account_sid, http_client=http_client)
+
+
+def client() -> Client:
+    account_sid = settings.TWILIO_ACCOUNT_SID
+    if settings.TWILIO_API_KEY_SID and settings.TWILIO_API_KEY_SECRET:
+        username, password = settings.TWILIO_API_KEY_SID, settings.TWILIO_API_KEY_SECRET
+    else:
+        username, password = account_sid, settings.TWILIO_AUTH_TOKEN
+    if not (account_sid and username and password):
+        raise GatewayNotConfigured(
+            "Twilio is not configured: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (or an API key)."
+        )
+    return _client_for(account_sid, username, password, settings.TWILIO_API_BASE_URL, settings.TWILIO_HTTP_TIMEOUT)
+
+
+class _translate_errors:
+    """Context manager: any Twilio or network failure inside becomes a GatewayError naming the action."""
+
+    def __init__(self, action: str):
+        self.action = action
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None or isinstance(exc, GatewayError):
+            return False
+        if isinstance(exc, TwilioRestException):
+            logger.warning("twilio refused %s: %s %s %s", self.action, exc.status, exc.code, exc.msg)
+            raise GatewayError(
+                f"Twilio refused to {self.action}: {exc.msg}", twilio_code=exc.code, twilio_status=exc.status
+            ) from exc
+        if isinstance(exc, requests.Timeout):
+            logger.warning("twilio timed out during %s", self.action)
+            raise GatewayError(
+                f"Twilio did not answer within {settings.TWILIO_HTTP_TIMEOUT:g} s while trying to {self.action}."
+            ) from exc
+        if isinstance(exc, (requests.RequestException, TwilioException)):
+            logger.warning("twilio unreachable during %s: %s", self.action, exc)
+            raise GatewayError(f"Twilio could not be reached to {self.action}: {exc}") from exc
+        return False
+
+
+@dataclass(frozen=True)
+class Participant:
+    call_sid: str
+    conference_sid: str
+
+
+# The participant events we ask Twilio to report on an agent's or transferee's leg.
+PARTICIPANT_EVENTS = ["initiated", "ringing", "answered", "completed"]
+
+
+def add_participant(
+    *,
+    conference_name: str,
+    to: str,
+    from_: str,
+    status_callback_url: str,
+    timeout_seconds: int,
+    label: str = "",
+    end_conference_on_exit: bool = False,
+) -> Participant:
+    """Dial `to` (a number or `client:identity`) into the named conference; return the new leg's SIDs."""
+    with _translate_errors("add a participant to the conference"):
+        participant = (
+            client()
+            .conferences(conference_name)
+            .participants.create(
+                from_=from_,
+                to=to,
+                timeout=timeout_seconds,
+                status_callback=status_callback_url,
+                status_callback_method="POST",
+                status_callback_event=PARTICIPANT_EVENTS,
+                early_media=True,
+                beep="false",
+                end_conference_on_exit=end_conference_on_exit,
+                label=label or None,
+            )
+        )
+    return Participant(call_sid=participant.call_sid, conference_sid=participant.conference_sid)
+
+
+def set_participant_hold(*, conference_sid: str, call_sid: str, hold: bool, hold_url: str = "") -> None:
+    """Put a conference participant on hold (hearing `hold_url`) or bring them back."""
+    action = "put the caller on hold" if hold else "take the caller off hold"
+    with _translate_errors(action):
+        kwargs = {"hold": hold}
+        if hold and hold_url:
+            kwargs.update(hold_url=hold_url, hold_method="GET")
+        client().conferences(conference_sid).participants(call_sid).update(**kwargs)
+
+
+def remove_participant(*, conference_sid: str, call_sid: str) -> None:
+    """Take one participant out of a conference (their leg hangs up)."""
+    with _translate_errors("remove a participant from the conference"):
+        client().conferences(conference_sid).participants(call_sid).delete()
+
+
+def redirect_call(*, call_sid: str, url: str) -> None:
+    """Make a live call fetch new TwiML from `url`."""
+    with _translate_errors("redirect the call"):
+        client().calls(call_sid).update(url=url, method="POST")
+
+
+def end_call(*, call_sid: str) -> None:
+    """Hang up a live call (or cancel one still ringing)."""
+    with _translate_errors("end the call"):
+        client().calls(call_sid).update(status="completed")
+
+
+NUMBER_KINDS = {"local": "local", "tollFree": "toll_free", "mobile": "mobile"}
+
+
+def search_available_numbers(
+    *, country_code: str, kind: str = "local", area_code: str = "", contains: str = "", limit: int = 20
+) -> list[dict]:
+    """Numbers Twilio has for sale in a country, as plain dicts."""
+    with _translate_errors("search available phone numbers"):
+        country = client().available_phone_numbers(country_code)
+        listing = getattr(country, NUMBER_KINDS[kind])
+        kwargs: dict = {"limit": limit}
+        if area_code:
+            kwargs["area_code"] = area_code
+        if contains:
+            kwargs["contains"] = contains
+        numbers = listing.list(**kwargs)
+    return [
+        {
+            "phoneNumber": number.phone_number,
+            "friendlyName": number.friendly_name,
+            "countryCode": number.iso_country,
+            "locality": number.locality,
+            "region": number.region,
+            "capabilities": number.capabilities,
+        }
+        for number in numbers
+    ]
