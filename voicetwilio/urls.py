@@ -1,1 +1,8 @@
-urlpatterns: list = []
+"""Twilio-facing webhooks (webhook_urls) and the agent console API (console_urls), under /voicetwilio/."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("voicetwilio.webhook_urls")),
+    path("", include("voicetwilio.console_urls")),
+]
