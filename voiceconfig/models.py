@@ -385,3 +385,111 @@ class CallLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.event} {self.message}"[:120]
+
+
+# --- Two-factor login (DESIGN.md decision 8; policy in voiceconfig/twofactor.py and the README) --------------------
+
+# Wrong codes allowed on one preLoginToken, and consecutive wrong codes before the account locks. The database
+# refuses counters above them, so no interleaving of requests can ever let more guesses through.
+TWO_FACTOR_ATTEMPTS_PER_LOGIN = 5
+TWO_FACTOR_FAILURES_BEFORE_LOCK = 10
+
+
+class TwoFactorDevice(models.Model):
+    """A user's TOTP authenticator: the shared secret, replay guard, failure counter and lock."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="two_factor")
+    # Base32 TOTP secret; pending until `enabled` (the user proved with a code that their app has it).
+    secret = models.CharField(max_length=64, blank=True, default="")
+    enabled = models.BooleanField(default=False, help_text="Confirmed with a code: every login asks for a code")
+    required = models.BooleanField(
+        default=False, help_text="Staff require two-factor login: the next login sets it up when it is off"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The TOTP time step of the last accepted code: a code is accepted once, never replayed.
+    last_used_step = models.BigIntegerField(null=True, blank=True)
+    failed_attempts = models.PositiveSmallIntegerField(default=0, help_text="Consecutive wrong codes")
+    locked_at = models.DateTimeField(null=True, blank=True, help_text="Locked after too many wrong codes")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "two-factor device"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(failed_attempts__lte=TWO_FACTOR_FAILURES_BEFORE_LOCK), name="two_factor_failures_capped"
+            ),
+            models.CheckConstraint(condition=~Q(enabled=True, secret=""), name="two_factor_enabled_has_secret"),
+        ]
+
+    def __str__(self) -> str:
+        return f"2FA for {self.user}"
+
+    @property
+    def is_locked(self) -> bool:
+        return self.locked_at is not None
+
+
+class BackupCode(models.Model):
+    """A one-time code for when the authenticator app is lost. Only its keyed hash is stored."""
+
+    device = models.ForeignKey(TwoFactorDevice, on_delete=models.CASCADE, related_name="backup_codes")
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["device", "code_hash"], name="backup_code_unique")]
+
+    def __str__(self) -> str:
+        return f"backup code #{self.pk} ({'used' if self.used_at else 'unused'})"
+
+
+class TrustedDevice(models.Model):
+    """A browser where the user ticked "don't ask again for 14 days" (`isSKip2fa`).
+
+    The browser holds a random token in an HttpOnly cookie; we keep its hash, so staff (or a password change)
+    can revoke it and a copied database reveals no usable cookie.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trusted_devices")
+    token_hash = models.CharField(max_length=64, unique=True)
+    # Keyed hash of the password hash at creation: a later password change invalidates the device.
+    password_fingerprint = models.CharField(max_length=64)
+    user_agent = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "expires_at"], name="trusted_device_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.user_agent or 'a browser'} until {self.expires_at:%Y-%m-%d}"
+
+
+class PreLoginAttempt(models.Model):
+    """The server-side half of one preLoginToken: its wrong-code counter and whether it was used."""
+
+    jti = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prelogin_attempts")
+    failures = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(failures__lte=TWO_FACTOR_ATTEMPTS_PER_LOGIN), name="prelogin_failures_capped"
+            ),
+        ]
+        indexes = [models.Index(fields=["expires_at"], name="prelogin_expiry_idx")]
+
+    def __str__(self) -> str:
+        return f"login step {self.jti[:8]} for {self.user} ({self.failures} wrong)"
