@@ -56,6 +56,16 @@ def _url(raw: str) -> str:
     return raw.rstrip("/")
 
 
+def _between(low: float, high: float, cast: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse(raw: str) -> Any:
+        value = cast(raw)
+        if not low <= value <= high:
+            raise ValueError(f"out of range {low:g}..{high:g}")
+        return value
+
+    return parse
+
+
 def _database(raw: str) -> dict:
     config = env.db_url_config(raw)
     if not config.get("ENGINE"):
@@ -223,7 +233,11 @@ TWILIO_API_KEY_SECRET = env.str("TWILIO_API_KEY_SECRET", default="")
 TWILIO_TWIML_APP_SID = env_checked("TWILIO_TWIML_APP_SID", "", _sid("AP"), "a TwiML App SID (AP + 32 hex digits)")
 TWILIO_API_BASE_URL = env_checked("TWILIO_API_BASE_URL", "", _url, "an http(s) URL")
 TWILIO_WEBHOOK_BASE_URL = env_checked("TWILIO_WEBHOOK_BASE_URL", "", _url, "an http(s) URL")
-TWILIO_HTTP_TIMEOUT = env_checked("TWILIO_HTTP_TIMEOUT", 5.0, float, "seconds")
+TWILIO_HTTP_TIMEOUT = env_checked("TWILIO_HTTP_TIMEOUT", 5.0, _between(0.1, 60, float), "seconds between 0.1 and 60")
+# Lifetime of the softphone's Access Token; Twilio accepts at most 24 hours.
+TWILIO_TOKEN_TTL_SECONDS = env_checked(
+    "TWILIO_TOKEN_TTL_SECONDS", 3600, _between(60, 86400, int), "whole seconds between 60 and 86400"
+)
 
 # --- Voice platform behaviour ---------------------------------------------------------------
 # An agent whose last heartbeat is older than this is offline and never routed to.

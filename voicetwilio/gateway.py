@@ -3,17 +3,21 @@
 Every method states an intent (add this agent to that conference, hold that participant), takes
 keyword-only plain values, returns plain values, and turns every Twilio or network failure into a
 GatewayError (the REST API answers 502, or 503 when Twilio is not configured). Every request has a
-timeout. TWILIO_API_BASE_URL points the client at any Twilio-compatible server (a mock, the local
-emulator) through twilio-python's documented `http_client=` hook.
+timeout (TWILIO_HTTP_TIMEOUT). TWILIO_API_BASE_URL points the client at any Twilio-compatible server
+(a mock, the local emulator) through twilio-python's documented `http_client=` hook.
+
+tests/contract drives every public function here through the real twilio-python client against
+Prism serving Twilio's own OpenAPI description; a new function needs a contract test there too.
 """
 
+import json
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
 
 import requests
 from django.conf import settings
-from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
@@ -36,7 +40,12 @@ class GatewayError(Exception):
 
     @property
     def api_extra(self) -> dict:
-        return {"twilioCode": self.twilio_code} if self.twilio_code else {}
+        extra: dict = {}
+        if self.twilio_code:
+            extra["twilioCode"] = self.twilio_code
+        if self.twilio_status:
+            extra["twilioStatus"] = self.twilio_status
+        return extra
 
 
 class GatewayNotConfigured(GatewayError):
@@ -59,6 +68,7 @@ class BaseUrlHttpClient(TwilioHttpClient):
 
 @lru_cache(maxsize=4)
 def _client_for(account_sid: str, username: str, password: str, base_url: str, timeout: float) -> Client:
+    # One client (and one pooled HTTP session) per distinct configuration, reused across requests.
     http_client = BaseUrlHttpClient(base_url=base_url, timeout=timeout)
     return Client(username=username, password=password, account_sid=account_sid, http_client=http_client)
 
@@ -89,9 +99,21 @@ class _translate_errors:
         if exc is None or isinstance(exc, GatewayError):
             return False
         if isinstance(exc, TwilioRestException):
-            logger.warning("twilio refused %s: %s %s %s", self.action, exc.status, exc.code, exc.msg)
+            # twilio-python puts the HTTP status in `code` when the body carried no Twilio error code.
+            code = exc.code if exc.code and exc.code != exc.status else None
+            logger.warning("twilio refused to %s: HTTP %s, code %s: %s", self.action, exc.status, exc.code, exc.msg)
             raise GatewayError(
-                f"Twilio refused to {self.action}: {exc.msg}", twilio_code=exc.code, twilio_status=exc.status
+                f"Twilio refused to {self.action} (HTTP {exc.status}{f', error {code}' if code else ''}): {exc.msg}",
+                twilio_code=code,
+                twilio_status=exc.status,
+            ) from exc
+        if isinstance(exc, TwilioServiceException):
+            logger.warning("twilio refused to %s: HTTP %s, code %s: %s", self.action, exc.status, exc.code, exc.title)
+            detail = f"{exc.title}: {exc.detail}" if exc.detail else exc.title
+            raise GatewayError(
+                f"Twilio refused to {self.action} (HTTP {exc.status}, error {exc.code}): {detail}",
+                twilio_code=exc.code,
+                twilio_status=exc.status,
             ) from exc
         if isinstance(exc, requests.Timeout):
             logger.warning("twilio timed out during %s", self.action)
@@ -101,6 +123,10 @@ class _translate_errors:
         if isinstance(exc, (requests.RequestException, TwilioException)):
             logger.warning("twilio unreachable during %s: %s", self.action, exc)
             raise GatewayError(f"Twilio could not be reached to {self.action}: {exc}") from exc
+        if isinstance(exc, json.JSONDecodeError):
+            # An answer that is not the JSON Twilio documents (a proxy's HTML error page, a truncated body).
+            logger.warning("unreadable twilio answer during %s: %s", self.action, exc)
+            raise GatewayError(f"Twilio gave an unreadable answer while trying to {self.action}.") from exc
         return False
 
 
@@ -124,7 +150,11 @@ def add_participant(
     label: str = "",
     end_conference_on_exit: bool = False,
 ) -> Participant:
-    """Dial `to` (a number or `client:identity`) into the named conference; return the new leg's SIDs."""
+    """Dial `to` (a number or `client:identity`) into the conference; return the new leg's SIDs.
+
+    `conference_name` may be the conference's friendly name (our call's conference name) or its CF SID.
+    Early media lets the people already in the conference hear the new leg ringing.
+    """
     with _translate_errors("add a participant to the conference"):
         participant = (
             client()
@@ -155,6 +185,17 @@ def set_participant_hold(*, conference_sid: str, call_sid: str, hold: bool, hold
         client().conferences(conference_sid).participants(call_sid).update(**kwargs)
 
 
+def set_participant_ends_conference(*, conference_sid: str, call_sid: str, end_conference_on_exit: bool) -> None:
+    """Decide whether this participant leaving ends the conference for everyone.
+
+    A transfer turns it off on the departing agent's leg first, so the caller stays with the new party.
+    """
+    with _translate_errors("change how the conference ends"):
+        client().conferences(conference_sid).participants(call_sid).update(
+            end_conference_on_exit=end_conference_on_exit
+        )
+
+
 def remove_participant(*, conference_sid: str, call_sid: str) -> None:
     """Take one participant out of a conference (their leg hangs up)."""
     with _translate_errors("remove a participant from the conference"):
@@ -173,30 +214,67 @@ def end_call(*, call_sid: str) -> None:
         client().calls(call_sid).update(status="completed")
 
 
+# Our API's names for Twilio's number types, and the twilio-python list each maps to.
 NUMBER_KINDS = {"local": "local", "tollFree": "toll_free", "mobile": "mobile"}
+
+
+@dataclass(frozen=True)
+class AvailableNumber:
+    phone_number: str
+    friendly_name: str
+    country_code: str
+    locality: str
+    region: str
+    postal_code: str
+    address_requirements: str
+    beta: bool
+    voice: bool
+    sms: bool
+    mms: bool
+    fax: bool
+
+
+def _capability(capabilities: dict | None, name: str) -> bool:
+    # Twilio's examples write "sms", its live API "SMS": read either.
+    lowered = {str(key).lower(): value for key, value in (capabilities or {}).items()}
+    return bool(lowered.get(name, False))
 
 
 def search_available_numbers(
     *, country_code: str, kind: str = "local", area_code: str = "", contains: str = "", limit: int = 20
-) -> list[dict]:
-    """Numbers Twilio has for sale in a country, as plain dicts."""
+) -> list[AvailableNumber]:
+    """Voice-capable numbers Twilio has for sale in a country (one page of at most `limit`).
+
+    A country Twilio sells no numbers in answers 404 there; that is an empty list here, not a failure.
+    """
     with _translate_errors("search available phone numbers"):
         country = client().available_phone_numbers(country_code)
         listing = getattr(country, NUMBER_KINDS[kind])
-        kwargs: dict = {"limit": limit}
+        kwargs: dict = {"page_size": limit, "voice_enabled": True}
         if area_code:
-            kwargs["area_code"] = area_code
+            kwargs["area_code"] = int(area_code)
         if contains:
             kwargs["contains"] = contains
-        numbers = listing.list(**kwargs)
+        try:
+            numbers = list(listing.page(**kwargs))
+        except TwilioRestException as exc:
+            if exc.status == 404:
+                return []
+            raise
     return [
-        {
-            "phoneNumber": number.phone_number,
-            "friendlyName": number.friendly_name,
-            "countryCode": number.iso_country,
-            "locality": number.locality,
-            "region": number.region,
-            "capabilities": number.capabilities,
-        }
+        AvailableNumber(
+            phone_number=number.phone_number or "",
+            friendly_name=number.friendly_name or "",
+            country_code=number.iso_country or country_code,
+            locality=number.locality or "",
+            region=number.region or "",
+            postal_code=number.postal_code or "",
+            address_requirements=number.address_requirements or "",
+            beta=bool(number.beta),
+            voice=_capability(number.capabilities, "voice"),
+            sms=_capability(number.capabilities, "sms"),
+            mms=_capability(number.capabilities, "mms"),
+            fax=_capability(number.capabilities, "fax"),
+        )
         for number in numbers
     ]
