@@ -1,0 +1,182 @@
+"""Every gateway function, through the real twilio-python client, against Twilio's own API contract.
+
+Prism validates each request against twilio_api_v2010.json (SID patterns, enums, URI formats, types) and
+answers 422 on any mismatch, so `status < 400` proves Twilio's schema accepts what we send; the recorded
+form proves it is exactly what we meant to send.
+"""
+
+import inspect
+import json
+import re
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from voicetwilio import gateway
+
+ACCOUNT = settings.TWILIO_ACCOUNT_SID if settings.TWILIO_ACCOUNT_SID else "AC" + "0" * 31 + "1"
+CONFERENCE_SID = "CF" + "a" * 32
+CALLER_LEG = "CA" + "1" * 32
+AGENT_LEG = "CA" + "2" * 32
+CALLBACK = "https://voice.example.com/voicetwilio/conference/participant?call=7"
+HOLD_MUSIC = "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
+
+
+def only_exchange(mock):
+    assert len(mock.exchanges) == 1, [(e.method, e.path) for e in mock.exchanges]
+    exchange = mock.exchanges[0]
+    assert exchange.status < 400, f"Twilio's contract rejected the request ({exchange.status}): {exchange.answer}"
+    return exchange
+
+
+def account_path(rest: str) -> str:
+    return f"/2010-04-01/Accounts/{settings.TWILIO_ACCOUNT_SID}/{rest}"
+
+
+def test_adding_a_participant_dials_into_the_conference_by_name(twilio_mock):
+    participant = gateway.add_participant(
+        conference_name="call-7",
+        to="client:alice",
+        from_="+14155550100",
+        status_callback_url=CALLBACK,
+        timeout_seconds=20,
+        label="agent-3",
+        end_conference_on_exit=True,
+    )
+
+    exchange = only_exchange(twilio_mock)
+    assert (exchange.method, exchange.path) == ("POST", account_path("Conferences/call-7/Participants.json"))
+    assert exchange.params() == {
+        "From": "+14155550100",
+        "To": "client:alice",
+        "Timeout": "20",
+        "StatusCallback": CALLBACK,
+        "StatusCallbackMethod": "POST",
+        "StatusCallbackEvent": ["initiated", "ringing", "answered", "completed"],
+        "EarlyMedia": "true",
+        "Beep": "false",
+        "EndConferenceOnExit": "true",
+        "Label": "agent-3",
+    }
+    # The SIDs come back from Twilio's own example answer.
+    assert participant.call_sid.startswith("CA") and participant.conference_sid.startswith("CF")
+
+
+def test_adding_a_phone_number_without_label_sends_no_label(twilio_mock):
+    gateway.add_participant(
+        conference_name=CONFERENCE_SID,
+        to="+442071838750",
+        from_="+14155550100",
+        status_callback_url=CALLBACK,
+        timeout_seconds=30,
+    )
+
+    exchange = only_exchange(twilio_mock)
+    assert exchange.path == account_path(f"Conferences/{CONFERENCE_SID}/Participants.json")
+    assert "Label" not in exchange.form
+    assert exchange.params()["To"] == "+442071838750"
+    assert exchange.params()["EndConferenceOnExit"] == "false"
+
+
+def test_holding_a_participant_sends_hold_music(twilio_mock):
+    gateway.set_participant_hold(conference_sid=CONFERENCE_SID, call_sid=CALLER_LEG, hold=True, hold_url=HOLD_MUSIC)
+
+    exchange = only_exchange(twilio_mock)
+    assert (exchange.method, exchange.path) == (
+        "POST",
+        account_path(f"Conferences/{CONFERENCE_SID}/Participants/{CALLER_LEG}.json"),
+    )
+    assert exchange.params() == {"Hold": "true", "HoldUrl": HOLD_MUSIC, "HoldMethod": "GET"}
+
+
+def test_resuming_a_participant_sends_only_hold_false(twilio_mock):
+    gateway.set_participant_hold(conference_sid=CONFERENCE_SID, call_sid=CALLER_LEG, hold=False, hold_url=HOLD_MUSIC)
+
+    exchange = only_exchange(twilio_mock)
+    assert exchange.path == account_path(f"Conferences/{CONFERENCE_SID}/Participants/{CALLER_LEG}.json")
+    assert exchange.params() == {"Hold": "false"}
+
+
+def test_a_leaving_agent_can_be_told_not_to_end_the_conference(twilio_mock):
+    gateway.set_participant_ends_conference(
+        conference_sid=CONFERENCE_SID, call_sid=AGENT_LEG, end_conference_on_exit=False
+    )
+
+    exchange = only_exchange(twilio_mock)
+    assert (exchange.method, exchange.path) == (
+        "POST",
+        account_path(f"Conferences/{CONFERENCE_SID}/Participants/{AGENT_LEG}.json"),
+    )
+    assert exchange.params() == {"EndConferenceOnExit": "false"}
+
+
+def test_removing_a_participant_deletes_it_by_conference_sid(twilio_mock):
+    gateway.remove_participant(conference_sid=CONFERENCE_SID, call_sid=AGENT_LEG)
+
+    exchange = only_exchange(twilio_mock)
+    assert (exchange.method, exchange.path) == (
+        "DELETE",
+        account_path(f"Conferences/{CONFERENCE_SID}/Participants/{AGENT_LEG}.json"),
+    )
+    assert exchange.form == {}
+
+
+def test_redirecting_a_call_posts_the_new_twiml_url(twilio_mock):
+    url = "https://voice.example.com/voicetwilio/voice?step=queue"
+    gateway.redirect_call(call_sid=CALLER_LEG, url=url)
+
+    exchange = only_exchange(twilio_mock)
+    assert (exchange.method, exchange.path) == ("POST", account_path(f"Calls/{CALLER_LEG}.json"))
+    assert exchange.params() == {"Url": url, "Method": "POST"}
+
+
+def test_ending_a_call_completes_it(twilio_mock):
+    gateway.end_call(call_sid=CALLER_LEG)
+
+    exchange = only_exchange(twilio_mock)
+    assert (exchange.method, exchange.path) == ("POST", account_path(f"Calls/{CALLER_LEG}.json"))
+    assert exchange.params() == {"Status": "completed"}
+
+
+@pytest.mark.parametrize(("kind", "resource"), [("local", "Local"), ("tollFree", "TollFree"), ("mobile", "Mobile")])
+def test_searching_numbers_asks_for_voice_capable_numbers_of_a_kind(twilio_mock, kind, resource):
+    numbers = gateway.search_available_numbers(country_code="US", kind=kind, area_code="415", contains="555", limit=5)
+
+    exchange = only_exchange(twilio_mock)
+    assert (exchange.method, exchange.path) == ("GET", account_path(f"AvailablePhoneNumbers/US/{resource}.json"))
+    assert exchange.query_params() == {"AreaCode": "415", "Contains": "555", "VoiceEnabled": "true", "PageSize": "5"}
+    assert exchange.form == {}
+    # Twilio's own example answer, read into plain values.
+    example = json.loads(exchange.answer)["available_phone_numbers"][0]
+    assert numbers[0].phone_number == example["phone_number"]
+    assert numbers[0].country_code == example["iso_country"]
+    assert (numbers[0].voice, numbers[0].sms) == (example["capabilities"]["voice"], example["capabilities"]["sms"])
+
+
+def test_searching_without_filters_sends_no_empty_filters(twilio_mock):
+    gateway.search_available_numbers(country_code="GB")
+
+    exchange = only_exchange(twilio_mock)
+    assert exchange.path == account_path("AvailablePhoneNumbers/GB/Local.json")
+    assert exchange.query_params() == {"VoiceEnabled": "true", "PageSize": "20"}
+
+
+def test_the_contract_rejects_what_twilio_would_reject(twilio_mock):
+    """The peer is strict: updating a participant needs the conference's CF SID, not its name."""
+    with pytest.raises(gateway.GatewayError) as failure:
+        gateway.set_participant_hold(conference_sid="call-7", call_sid=CALLER_LEG, hold=True)
+
+    assert twilio_mock.exchanges[0].status == 422
+    assert failure.value.twilio_status == 422
+
+
+def test_every_public_gateway_function_has_a_contract_test():
+    """A function added to the gateway without a test calling it in this file fails here."""
+    public = {
+        name
+        for name, member in inspect.getmembers(gateway, inspect.isfunction)
+        if member.__module__ == gateway.__name__ and not name.startswith("_") and name != "client"
+    }
+    called_here = set(re.findall(r"gateway\.(\w+)\(", Path(__file__).read_text()))
+    assert public - called_here == set()
