@@ -105,6 +105,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Binds the request id and the CallSid to every log line of the request (voice_project/logging_context.py).
+    "voice_project.logging_context.CallContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -164,6 +166,24 @@ SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
+# HSTS is sent only on requests that arrived over HTTPS (as the proxy's X-Forwarded-Proto says), so it is safe
+# behind a TLS-terminating proxy. Off in development, a year in production unless DJANGO_SECURE_HSTS_SECONDS says.
+SECURE_HSTS_SECONDS = env_checked("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, int, "seconds")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+# `manage.py check --deploy` is clean with production settings except for these, each deliberate:
+SILENCED_SYSTEM_CHECKS = []
+if not SECURE_SSL_REDIRECT:
+    # security.W008: TLS ends at the proxy in front, which redirects plain HTTP; redirecting here too would turn
+    # Twilio's signed webhook POSTs into GETs. DJANGO_SECURE_SSL_REDIRECT=1 turns the redirect on where wanted.
+    SILENCED_SYSTEM_CHECKS.append("security.W008")
+if SECURE_HSTS_SECONDS and not SECURE_HSTS_INCLUDE_SUBDOMAINS:
+    # security.W005: the API's host name is usually a subdomain of the business's domain, and forcing HTTPS on
+    # every sibling subdomain is the domain owner's call, not this service's. DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS=1.
+    SILENCED_SYSTEM_CHECKS.append("security.W005")
+if SECURE_HSTS_SECONDS and not SECURE_HSTS_PRELOAD:
+    # security.W021: preloading is an irreversible, domain-wide commitment; opt in with DJANGO_SECURE_HSTS_PRELOAD=1.
+    SILENCED_SYSTEM_CHECKS.append("security.W021")
 
 # --- REST API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -243,10 +263,36 @@ TWILIO_TOKEN_TTL_SECONDS = env_checked(
 # An agent whose last heartbeat is older than this is offline and never routed to.
 AGENT_HEARTBEAT_TIMEOUT_SECONDS = env_checked("AGENT_HEARTBEAT_TIMEOUT_SECONDS", 90, int, "seconds")
 
+
+def _log_format(raw: str) -> str:
+    if raw.strip().lower() not in {"json", "text"}:
+        raise ValueError("unknown log format")
+    return raw.strip().lower()
+
+
+# Structured logs: one JSON object per line in production (DJANGO_LOG_FORMAT=json), key=value text in development.
+# Every line written while a request about a call is served carries its CallSid (voice_project/logging_context.py).
+LOG_FORMAT = env_checked("DJANGO_LOG_FORMAT", "text" if DEBUG else "json", _log_format, "json or text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"call_context": {"()": "voice_project.logging_context.CallContextFilter"}},
+    "formatters": {
+        "json": {"()": "voice_project.logging_context.JsonFormatter"},
+        "text": {"()": "voice_project.logging_context.TextFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["call_context"]},
+    },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # Django's own request logger repeats what voice.request already says for 4xx; keep its 5xx tracebacks.
+        "django.request": {"level": "ERROR"},
+        # One line per request with method, path, status, duration and CallSid; DJANGO_REQUEST_LOG_LEVEL=WARNING
+        # keeps only the failures.
+        "voice.request": {"level": env.str("DJANGO_REQUEST_LOG_LEVEL", default="INFO")},
+    },
 }
+
+# Benchmark-only views (bench/views.py) at /bench/: never on in production, only when the bench script sets it.
+BENCH_BASELINE_VIEWS = env_bool("BENCH_BASELINE_VIEWS", False)

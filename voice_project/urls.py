@@ -1,11 +1,14 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from voice_project.health import healthz
 from voiceconfig.api.auth import TokenObtainView, TokenRefreshView
 from voiceconfig.api.errors import json_not_found, json_server_error
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/auth/token", TokenObtainView.as_view(), name="token-obtain"),
     path("api/auth/token/refresh", TokenRefreshView.as_view(), name="token-refresh"),
@@ -15,6 +18,10 @@ urlpatterns = [
     path("voiceconfig/", include("voiceconfig.urls")),
     path("voicetwilio/", include("voicetwilio.urls")),
 ]
+
+if settings.BENCH_BASELINE_VIEWS:
+    # The benchmark's baselines (bench/views.py); only when the bench script turns them on.
+    urlpatterns.append(path("bench/", include("bench.urls")))
 
 handler404 = json_not_found
 handler500 = json_server_error
