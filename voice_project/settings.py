@@ -66,6 +66,20 @@ def _between(low: float, high: float, cast: Callable[[str], Any]) -> Callable[[s
     return parse
 
 
+def _rate(raw: str) -> str:
+    # DRF's own format: requests/period, the period being s, sec, m, min, h, hour, d or day.
+    if not re.fullmatch(r"[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)", raw.strip()):
+        raise ValueError("expected requests/period such as 60/min")
+    return raw.strip()
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
 def _database(raw: str) -> dict:
     config = env.db_url_config(raw)
     if not config.get("ENGINE"):
@@ -105,6 +119,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # JSON error envelope for answers Django gives outside any API view (unknown URL, oversized body).
+    "voiceconfig.api.middleware.JsonErrorMiddleware",
     # Binds the request id and the CallSid to every log line of the request (voice_project/logging_context.py).
     "voice_project.logging_context.CallContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -197,11 +213,10 @@ REST_FRAMEWORK = {
         "djangorestframework_camel_case.render.CamelCaseBrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": [
-        "djangorestframework_camel_case.parser.CamelCaseJSONParser",
+        "voiceconfig.api.parsers.JSONParser",
         "djangorestframework_camel_case.parser.CamelCaseFormParser",
         "djangorestframework_camel_case.parser.CamelCaseMultiPartParser",
     ],
-    "JSON_UNDERSCOREIZE": {"no_underscore_before_number": True},
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
@@ -213,12 +228,31 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
+        # Only for views that name a throttle_scope (the login); each scope needs a rate below.
+        "rest_framework.throttling.ScopedRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
-        "anon": env.str("API_THROTTLE_ANON", default="600/min"),
-        "user": env.str("API_THROTTLE_USER", default="6000/min"),
+        "anon": env_checked("API_THROTTLE_ANON", "600/min", _rate, "a rate such as 600/min"),
+        "user": env_checked("API_THROTTLE_USER", "6000/min", _rate, "a rate such as 6000/min"),
+        "login": env_checked("API_THROTTLE_LOGIN", "30/min", _rate, "a rate such as 30/min"),
     },
+    # How many proxies in front of us append to X-Forwarded-For; throttles count per client address, and
+    # trusting a header any client can write would let one client pose as many.
+    "NUM_PROXIES": env_checked("API_NUM_PROXIES", 0, _non_negative_int, "a whole number of proxies (0 or more)"),
 }
+
+# camelCase JSON both ways (decision 12). `data` holds a call event's raw payload (Twilio's own parameter
+# names): it is stored and shown exactly as given, never re-cased.
+JSON_CAMEL_CASE = {
+    "JSON_UNDERSCOREIZE": {"no_underscore_before_number": True, "ignore_fields": ("data",), "ignore_keys": None},
+}
+
+# Throttle counters (and anything else cached) live in PostgreSQL like everything else: several processes on
+# several hosts share them, and none is held in process memory (DESIGN.md, Scale). Migration
+# voiceconfig.0003_api_cache_table creates the table.
+CACHES = {"default": env_checked("CACHE_URL", {}, env.cache_url_config, "a cache URL such as dbcache://voice_cache")}
+if not CACHES["default"]:
+    CACHES["default"] = {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "voice_cache"}
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_checked("JWT_ACCESS_MINUTES", 15, int, "minutes")),

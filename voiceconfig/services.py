@@ -3,7 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 
-from .models import AgentStatus, BusinessHours, Holiday, IvrOption, VoiceAgent, VoiceConfig
+from .models import AgentStatus, BusinessHours, Call, Holiday, IvrOption, VoiceAgent, VoiceConfig
 from .validators import identity_from_username
 
 
@@ -25,6 +25,26 @@ def config_replace_children(
             continue
         model.objects.filter(config=config).delete()
         model.objects.bulk_create([model(config=config, **row) for row in rows])
+
+
+@transaction.atomic
+def config_delete(*, config: VoiceConfig) -> None:
+    """Delete a config no line uses. A line's config is PROTECTed too, so a line added meanwhile still blocks it."""
+    names = list(config.phone_lines.order_by("name").values_list("name", flat=True)[:6])
+    if names:
+        listed = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        raise StateConflict(
+            f"Config {config.name!r} is used by phone line(s) {listed}; give them another config before deleting it."
+        )
+    config.delete()
+
+
+def agent_active_call(*, agent: VoiceAgent, exclude_call_id: int | None = None) -> Call | None:
+    """The agent's live call, if any (ignoring one call, for when that call itself is being changed)."""
+    calls = Call.objects.active().filter(agent=agent)
+    if exclude_call_id is not None:
+        calls = calls.exclude(pk=exclude_call_id)
+    return calls.first()
 
 
 def _unique_identity(base: str) -> str:

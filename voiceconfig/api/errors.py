@@ -7,10 +7,11 @@
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.db import DataError, IntegrityError
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, HttpRequest, JsonResponse
+from djangorestframework_camel_case.util import camelize_re, underscore_to_camel
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -48,14 +49,37 @@ def envelope(status_code: int, message: str, error: str | None = None, **extra: 
     return body
 
 
+def _camel(key: Any) -> str:
+    # Field names in messages as the client writes them (camelCase, decision 12).
+    return camelize_re.sub(underscore_to_camel, key) if isinstance(key, str) else str(key)
+
+
 def _first_message(detail: Any) -> str:
     if isinstance(detail, dict):
+        if "detail" in detail:
+            # simplejwt's token errors: {"detail": ..., "code": ..., "messages": [...]}.
+            return _first_message(detail["detail"])
         for key, value in detail.items():
             text = _first_message(value)
-            return text if key == "non_field_errors" else f"{key}: {text}"
+            return text if key == "non_field_errors" else f"{_camel(key)}: {text}"
     if isinstance(detail, list) and detail:
         return _first_message(detail[0])
     return str(detail)
+
+
+def _error_code(exc: exceptions.APIException, status_code: int) -> str | None:
+    explicit = getattr(exc, "error_code", None)
+    if explicit:
+        return explicit
+    if isinstance(exc.detail, dict) and isinstance(exc.detail.get("code"), str):
+        return exc.detail["code"]  # simplejwt: "token_not_valid", "user_not_found", ...
+    return _CODES.get(status_code)
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+    default_detail = "The request body is too large."
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
@@ -65,7 +89,12 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, (ProtectedError, RestrictedError)):
         exc = Conflict(f"It is still in use and cannot be deleted: {exc.args[0]}")
-    elif isinstance(exc, DataError) or (isinstance(exc, ValueError) and "NUL" in str(exc)):
+    elif isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    elif isinstance(exc, SuspiciousOperation):
+        # Too many fields, a malformed multipart body: Django refuses it as suspicious; for us it is bad input.
+        exc = exceptions.ParseError("The request is malformed.")
+    elif isinstance(exc, (DataError, OverflowError)) or (isinstance(exc, ValueError) and "NUL" in str(exc)):
         # Out-of-range numbers or NUL bytes that reached the database: the client's input, not our fault.
         exc = exceptions.ValidationError("A value is out of range or contains characters that cannot be stored.")
     elif hasattr(exc, "api_status"):
@@ -89,7 +118,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         response.data = envelope(400, _first_message(details), "validation_error", details=details)
     elif isinstance(exc, exceptions.APIException):
         message = _first_message(exc.detail)
-        code = getattr(exc, "error_code", None) or _CODES.get(response.status_code)
+        code = _error_code(exc, response.status_code)
         extra = getattr(exc, "extra", None) or {}
         response.data = envelope(response.status_code, message, code, **extra)
     return response

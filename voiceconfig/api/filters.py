@@ -1,6 +1,10 @@
 """List filters. Query parameter names are the JSON field names (camelCase), as DESIGN.md promises."""
 
+import contextlib
+
 import django_filters as filters
+from django import forms
+from django.core.exceptions import ValidationError as DjangoValidationError
 
 from voiceconfig.models import (
     AfterHoursAction,
@@ -14,6 +18,39 @@ from voiceconfig.models import (
     VoiceAgent,
     VoiceConfig,
 )
+from voiceconfig.validators import normalize_e164
+
+# The largest id a bigint primary key can hold; a larger number can only be a mistake.
+MAX_ID = 2**63 - 1
+
+
+class IdFilter(filters.NumberFilter):
+    """An id: a whole number in the bigint range (NumberFilter would accept 1.5 and overflow the database)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+class PhoneFilter(filters.CharFilter):
+    """A phone number (or Twilio client address), matched in its stored E.164 form.
+
+    `?phoneNumber=+14155550100` written unencoded arrives as " 14155550100" (a URL's + means space), and people
+    write numbers with spaces or dashes; both find the stored number.
+    """
+
+    def filter(self, qs, value):
+        if value:
+            value = value.strip()
+            if value[:1].isdigit() and value.replace(" ", "").replace("-", "").isdigit():
+                value = "+" + value
+            # Not a phone number (a client:identity, a SIP address): match it as written.
+            with contextlib.suppress(DjangoValidationError):
+                value = normalize_e164(value)
+        return super().filter(qs, value)
 
 
 class VoiceConfigFilter(filters.FilterSet):
@@ -30,10 +67,10 @@ class VoiceConfigFilter(filters.FilterSet):
 
 class PhoneLineFilter(filters.FilterSet):
     name = filters.CharFilter(lookup_expr="icontains")
-    phoneNumber = filters.CharFilter(field_name="phone_number")
-    config = filters.NumberFilter(field_name="config_id")
+    phoneNumber = PhoneFilter(field_name="phone_number")
+    config = IdFilter(field_name="config_id")
     enabled = filters.BooleanFilter()
-    agent = filters.NumberFilter(field_name="agents__id", distinct=True)
+    agent = IdFilter(field_name="agents__id", distinct=True)
     ordering = filters.OrderingFilter(
         fields=(("id", "id"), ("name", "name"), ("phone_number", "phoneNumber"), ("created_at", "createdAt"))
     )
@@ -44,11 +81,11 @@ class PhoneLineFilter(filters.FilterSet):
 
 
 class VoiceAgentFilter(filters.FilterSet):
-    user = filters.NumberFilter(field_name="user_id")
+    user = IdFilter(field_name="user_id")
     identity = filters.CharFilter()
     displayName = filters.CharFilter(field_name="display_name", lookup_expr="icontains")
     status = filters.ChoiceFilter(choices=AgentStatus.choices)
-    phoneLine = filters.NumberFilter(field_name="phone_lines__id", distinct=True)
+    phoneLine = IdFilter(field_name="phone_lines__id", distinct=True)
     ordering = filters.OrderingFilter(
         fields=(
             ("id", "id"),
@@ -66,11 +103,11 @@ class VoiceAgentFilter(filters.FilterSet):
 
 class CallFilter(filters.FilterSet):
     callSid = filters.CharFilter(field_name="call_sid")
-    to = filters.CharFilter(field_name="to_number")
+    to = PhoneFilter(field_name="to_number")
     direction = filters.ChoiceFilter(choices=CallDirection.choices)
     status = filters.MultipleChoiceFilter(choices=CallStatus.choices)
-    phoneLine = filters.NumberFilter(field_name="phone_line_id")
-    agent = filters.NumberFilter(field_name="agent_id")
+    phoneLine = IdFilter(field_name="phone_line_id")
+    agent = IdFilter(field_name="agent_id")
     voicemail = filters.BooleanFilter()
     createdAfter = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     createdBefore = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
@@ -92,11 +129,11 @@ class CallFilter(filters.FilterSet):
 
 
 # `from` is a Python keyword, so it is added after the class is built.
-CallFilter.base_filters["from"] = filters.CharFilter(field_name="from_number", label="from")
+CallFilter.base_filters["from"] = PhoneFilter(field_name="from_number", label="from")
 
 
 class CallLogFilter(filters.FilterSet):
-    call = filters.NumberFilter(field_name="call_id")
+    call = IdFilter(field_name="call_id")
     callSid = filters.CharFilter(field_name="call_sid")
     event = filters.ChoiceFilter(choices=CallEvent.choices)
     createdAfter = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")

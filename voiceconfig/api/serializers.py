@@ -3,9 +3,11 @@
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from rest_framework import serializers
+from rest_framework.validators import UniqueValidator
 
 from voiceconfig import services
 from voiceconfig.models import (
+    TERMINAL_CALL_STATUSES,
     AgentStatus,
     BusinessHours,
     Call,
@@ -17,6 +19,7 @@ from voiceconfig.models import (
     VoiceConfig,
 )
 
+from .errors import Conflict
 from .fields import E164Field, KeywordListField
 
 
@@ -133,7 +136,11 @@ class VoiceConfigSerializer(serializers.ModelSerializer):
 
 
 class PhoneLineSerializer(serializers.ModelSerializer):
-    phone_number = E164Field(help_text="E.164, e.g. +14155550100; other international forms are normalised.")
+    # Declared fields get no model validators, so uniqueness is stated here; it checks the normalised number.
+    phone_number = E164Field(
+        help_text="E.164, e.g. +14155550100; other international forms are normalised.",
+        validators=[UniqueValidator(PhoneLine.objects.all(), message="Another phone line already has this number.")],
+    )
     agents = serializers.PrimaryKeyRelatedField(
         many=True, queryset=VoiceAgent.objects.all(), required=False, help_text="Agent ids; empty means every agent."
     )
@@ -196,10 +203,14 @@ class VoiceAgentSerializer(serializers.ModelSerializer):
 
     def validate_status(self, value):
         current = getattr(self.instance, "status", None)
-        if value != current and value not in SETTABLE_AGENT_STATUSES:
+        if value == current:
+            return value
+        if value not in SETTABLE_AGENT_STATUSES:
             raise serializers.ValidationError(
                 "Only offline, available or unavailable can be set; the platform sets ringing, in_call and wrap_up."
             )
+        if current in (AgentStatus.RINGING, AgentStatus.IN_CALL) and services.agent_active_call(agent=self.instance):
+            raise Conflict(f"Agent {self.instance} is on a live call; their status changes when the call ends.")
         return value
 
     def validate_user(self, value):
@@ -263,6 +274,16 @@ class CallSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+    def validate(self, attrs):
+        # Decision 6 (one live call per agent) is a database constraint; checking first gives a clear 409.
+        agent = attrs.get("agent", getattr(self.instance, "agent", None))
+        status = attrs.get("status", getattr(self.instance, "status", None))
+        if agent is not None and status not in TERMINAL_CALL_STATUSES:
+            busy = services.agent_active_call(agent=agent, exclude_call_id=getattr(self.instance, "pk", None))
+            if busy is not None:
+                raise Conflict(f"Agent {agent} is already on live call {busy.call_sid}; one call at a time.")
+        return attrs
 
     def get_fields(self):
         # `from` and `to` are the specification's names but `from` is a Python keyword.

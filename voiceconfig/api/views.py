@@ -1,5 +1,6 @@
 """The configuration REST API: five resources at the specification's paths."""
 
+from django.db import transaction
 from django.db.models import Prefetch
 from rest_framework import viewsets
 
@@ -17,6 +18,15 @@ ID_PATTERN = r"[0-9]{1,18}"
 class BaseViewSet(viewsets.ModelViewSet):
     lookup_value_regex = ID_PATTERN
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+
+    # A row and its many-to-many links or nested rows are written together or not at all.
+    def perform_create(self, serializer):
+        with transaction.atomic():
+            serializer.save()
+
+    def perform_update(self, serializer):
+        with transaction.atomic():
+            serializer.save()
 
 
 class AgentScopedViewSet(BaseViewSet):
@@ -44,6 +54,12 @@ class VoiceConfigViewSet(BaseViewSet):
     permission_classes = [IsStaff]
     filterset_class = filters.VoiceConfigFilter
     search_fields = ["name", "greeting_text"]
+
+    def perform_destroy(self, instance):
+        try:
+            services.config_delete(config=instance)
+        except services.StateConflict as exc:
+            raise Conflict(str(exc)) from exc
 
 
 class PhoneLineViewSet(BaseViewSet):

@@ -1,0 +1,30 @@
+"""Create the database cache table that throttle counters use (settings.CACHES, DatabaseCache).
+
+`manage.py createcachetable` is not part of `migrate`; running it here means a fresh deployment, `make run` and
+the test database all have the table without an extra step. With a non-database CACHE_URL this does nothing.
+"""
+
+from django.core.management import call_command
+from django.db import migrations
+
+
+def create_cache_table(apps, schema_editor):
+    call_command("createcachetable", database=schema_editor.connection.alias, verbosity=0)
+
+
+def drop_cache_table(apps, schema_editor):
+    from django.conf import settings
+
+    for cache in settings.CACHES.values():
+        if cache["BACKEND"].endswith("DatabaseCache"):
+            schema_editor.execute(f"DROP TABLE IF EXISTS {schema_editor.quote_name(cache['LOCATION'])}")
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("voiceconfig", "0002_twofactor"),
+    ]
+
+    operations = [
+        migrations.RunPython(create_cache_table, drop_cache_table, elidable=False),
+    ]
