@@ -271,6 +271,20 @@ TERMINAL_CALL_STATUSES = [
 ]
 
 
+class CallStage(models.TextChoices):
+    """Where the caller is in our flow (Call.status is Twilio's view of the line, this is ours)."""
+
+    NEW = "new", "New"
+    IVR = "ivr", "In the IVR menu"
+    QUEUED = "queued", "Waiting for an agent"
+    CONNECTED = "connected", "Talking to an agent"
+    VOICEMAIL = "voicemail", "Sent to voicemail"
+    MESSAGE = "message", "Told a message and hung up"
+    FORWARDED = "forwarded", "Forwarded to a phone number"
+    REJECTED = "rejected", "Unknown or disabled number"
+    ABANDONED = "abandoned", "Hung up while waiting"
+
+
 class CallDirection(models.TextChoices):
     INBOUND = "inbound", "Inbound"
     OUTBOUND_API = "outbound-api", "Outbound (API)"
@@ -292,6 +306,8 @@ class Call(models.Model):
     to_number = models.CharField(max_length=200, blank=True, default="")
     direction = models.CharField(max_length=20, choices=CallDirection.choices, default=CallDirection.INBOUND)
     status = models.CharField(max_length=20, choices=CallStatus.choices, default=CallStatus.QUEUED)
+    # A caller waiting for an agent is stage=queued with no agent: what routing picks from, oldest queued_at first.
+    stage = models.CharField(max_length=20, choices=CallStage.choices, default=CallStage.NEW)
     phone_line = models.ForeignKey(PhoneLine, on_delete=models.SET_NULL, null=True, blank=True, related_name="calls")
     agent = models.ForeignKey(VoiceAgent, on_delete=models.SET_NULL, null=True, blank=True, related_name="calls")
     # Conference the caller waits and talks in (decision 4), and the agent's leg into it.
@@ -324,6 +340,7 @@ class Call(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=CallStatus.values), name="call_status_valid"),
+            models.CheckConstraint(condition=Q(stage__in=CallStage.values), name="call_stage_valid"),
             models.CheckConstraint(condition=Q(direction__in=CallDirection.values), name="call_direction_valid"),
             # Decision 6: an agent never holds two live calls, whatever the application does.
             models.UniqueConstraint(
@@ -334,6 +351,7 @@ class Call(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "queued_at"], name="call_queue_idx"),
+            models.Index(fields=["stage", "queued_at"], name="call_waiting_idx", condition=Q(stage="queued")),
             models.Index(fields=["agent_call_sid"], name="call_agent_leg_idx"),
         ]
 

@@ -1,0 +1,62 @@
+"""Decision 2: every Twilio-facing URL checks X-Twilio-Signature, always; decision 3: never a 500."""
+
+import xml.etree.ElementTree as ET
+
+import pytest
+from django.test import override_settings
+from django.urls import reverse
+
+from tests.twilio.signing import signed_post
+
+WEBHOOKS = [
+    "voice",
+    "gather",
+    "statuscallback",
+    "fallback",
+    "participant-callback",
+    "conference-callback",
+    "queue-wait",
+    "voicemail",
+    "recording-callback",
+    "dial-callback",
+]
+CALL = {"CallSid": "CA" + "a" * 32, "From": "+14155550111", "To": "+14155550100", "CallStatus": "ringing"}
+
+
+@pytest.mark.parametrize("name", WEBHOOKS)
+def test_rejects_unsigned_request(client, db, name):
+    response = client.post(reverse(name), CALL)
+    assert response.status_code == 403
+    assert ET.fromstring(response.content).tag == "Response"
+
+
+@pytest.mark.parametrize("name", WEBHOOKS)
+def test_rejects_request_signed_with_another_token(client, db, name):
+    response = signed_post(client, reverse(name), CALL, token="not-our-token")
+    assert response.status_code == 403
+
+
+def test_rejects_a_signature_for_other_parameters(client, db):
+    signed = signed_post(client, reverse("voice"), CALL)
+    assert signed.status_code == 200
+    forged = client.post(
+        reverse("voice"), {**CALL, "From": "+14155550999"}, HTTP_X_TWILIO_SIGNATURE=signed.request["HTTP_X_TWILIO_SIGNATURE"]
+    )
+    assert forged.status_code == 403
+
+
+@override_settings(DEBUG=True)
+def test_checks_signatures_in_debug_too(client, db):
+    assert client.post(reverse("voice"), CALL).status_code == 403
+
+
+def test_refusal_is_json_for_a_json_client(client, db):
+    response = client.post(reverse("voice"), CALL, HTTP_ACCEPT="application/json")
+    assert response.status_code == 403
+    assert response.json()["error"] == "invalid_signature"
+
+
+@override_settings(TWILIO_WEBHOOK_BASE_URL="https://voice.example.com")
+def test_signed_url_is_the_public_one_behind_a_proxy(client, db):
+    assert signed_post(client, reverse("voice"), CALL, base_url="https://voice.example.com").status_code == 200
+    assert signed_post(client, reverse("voice"), CALL).status_code == 403

@@ -1,0 +1,698 @@
+"""Call state: the forward-only status machine, agent reservation and the call log.
+
+Twilio delivers callbacks late, out of order and twice (decision 5). Every function here is written so that the
+final state depends only on the set of events received, not on their order or count:
+- a call's status only moves forward (rank below), terminal statuses stick, and an event older than the highest
+  SequenceNumber applied never moves it;
+- facts such as "the agent answered at T" are kept whatever order they arrive in;
+- every distinct event is one CallLog row, deduplicated by the (call_sid, dedupe_key) unique constraint, so two
+  copies arriving at the same moment still insert one row.
+
+Locks: a call row first, then an agent row (or an agent taken with SKIP LOCKED, which never waits), so two
+requests can never wait on each other in a cycle. Nothing here talks to Twilio; voicetwilio.routing does that
+after these transactions commit.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from .models import (
+    TERMINAL_CALL_STATUSES,
+    AgentStatus,
+    Call,
+    CallEvent,
+    CallLog,
+    CallStage,
+    CallStatus,
+    PhoneLine,
+    VoiceAgent,
+)
+
+# Forward-only order of Twilio's call statuses; every terminal status ranks last.
+STATUS_RANK = {
+    CallStatus.QUEUED: 0,
+    CallStatus.INITIATED: 1,
+    CallStatus.RINGING: 2,
+    CallStatus.IN_PROGRESS: 3,
+    **{status: 4 for status in TERMINAL_CALL_STATUSES},
+}
+# Leg statuses that mean the leg was never answered.
+UNANSWERED = {CallStatus.NO_ANSWER, CallStatus.BUSY, CallStatus.FAILED, CallStatus.CANCELED}
+LineMembers = PhoneLine.agents.through
+
+
+def is_terminal(status: str) -> bool:
+    return status in TERMINAL_CALL_STATUSES
+
+
+# --- the call log ------------------------------------------------------------------------------------------
+
+
+def call_log_add(
+    *,
+    call_sid: str,
+    event: str,
+    call: Call | None = None,
+    dedupe_key: str | None = None,
+    call_status: str = "",
+    message: str = "",
+    data: dict | None = None,
+    sequence_number: int | None = None,
+) -> None:
+    """Append one event. With a dedupe_key, a second copy of the same event inserts nothing (ON CONFLICT)."""
+    CallLog.objects.bulk_create(
+        [
+            CallLog(
+                call=call,
+                call_sid=call_sid[:34],
+                event=event,
+                dedupe_key=dedupe_key[:200] if dedupe_key else None,
+                call_status=call_status[:20],
+                message=message[:2000],
+                data=data or {},
+                sequence_number=sequence_number,
+            )
+        ],
+        ignore_conflicts=dedupe_key is not None,
+    )
+
+
+# --- creating calls and moving them through our flow ------------------------------------------------------
+
+
+def call_start(
+    *, call_sid: str, from_number: str, to_number: str, line: PhoneLine | None, status: str, stage: str = CallStage.NEW
+) -> tuple[Call, bool]:
+    """The call Twilio announced on the voice webhook; the same CallSid again returns the stored call."""
+    status = status if status in STATUS_RANK else CallStatus.RINGING
+    call, created = Call.objects.get_or_create(
+        call_sid=call_sid,
+        defaults={
+            "from_number": from_number[:200],
+            "to_number": to_number[:200],
+            "phone_line": line,
+            "status": status,
+            "stage": stage,
+            "started_at": timezone.now(),
+            "conference_name": conference_name_for(call_sid),
+        },
+    )
+    return call, created
+
+
+def conference_name_for(call_sid: str) -> str:
+    """Decision 4: each call has its own conference, named after the call."""
+    return f"call-{call_sid}"
+
+
+def call_set_stage(*, call: Call, stage: str, **fields) -> None:
+    """Move a live call to another stage of our flow (and set any other columns given)."""
+    fields["stage"] = stage
+    Call.objects.filter(pk=call.pk).update(**fields, updated_at=timezone.now())
+    for name, value in fields.items():
+        setattr(call, name, value)
+
+
+def call_count_ivr_prompt(*, call: Call) -> int:
+    """One more IVR prompt for this call; returns how many it has had (atomic, concurrent-safe)."""
+    Call.objects.filter(pk=call.pk).update(
+        ivr_attempts=F("ivr_attempts") + 1, stage=CallStage.IVR, updated_at=timezone.now()
+    )
+    call.refresh_from_db(fields=["ivr_attempts", "stage"])
+    return call.ivr_attempts
+
+
+def call_enqueue(*, call: Call) -> None:
+    """The caller starts waiting for an agent (keeps the first queued_at if the call was queued before)."""
+    now = timezone.now()
+    Call.objects.filter(pk=call.pk, queued_at__isnull=True).update(queued_at=now)
+    Call.objects.filter(pk=call.pk).update(stage=CallStage.QUEUED, updated_at=now)
+    call.stage = CallStage.QUEUED
+    call.queued_at = call.queued_at or now
+
+
+@transaction.atomic
+def call_leave_queue(*, call_sid: str, stage: str, max_wait_seconds: int, now: datetime | None = None) -> Call | None:
+    """A caller who waited `max_wait_seconds` with nobody ringing leaves the queue for `stage`.
+
+    Returns the call when it left now; None when it is not waiting any more (an agent took it, it ended) or
+    has not waited long enough. Taking it out of the queue here, under the row lock, means no agent can be
+    reserved for it while we send it elsewhere.
+    """
+    now = now or timezone.now()
+    call = Call.objects.select_for_update().filter(call_sid=call_sid).first()
+    if call is None or not _is_waiting(call):
+        return None
+    if call.queued_at and (now - call.queued_at).total_seconds() < max_wait_seconds:
+        return None
+    call.stage = stage
+    call.wait_seconds = _seconds(call.queued_at, now)
+    call.save(update_fields=["stage", "wait_seconds", "updated_at"])
+    call_log_add(
+        call=call,
+        call_sid=call.call_sid,
+        event=CallEvent.ROUTING,
+        dedupe_key=f"left-queue:{stage}",
+        message=f"Nobody answered within {max_wait_seconds} s: the caller goes to {stage}.",
+    )
+    return call
+
+
+def call_back_to_queue(*, call: Call, reason: str) -> None:
+    """Undo call_leave_queue when sending the caller elsewhere failed: they keep waiting."""
+    Call.objects.filter(pk=call.pk, agent__isnull=True).exclude(status__in=TERMINAL_CALL_STATUSES).update(
+        stage=CallStage.QUEUED, updated_at=timezone.now()
+    )
+    call_log_add(call=call, call_sid=call.call_sid, event=CallEvent.ROUTING, message=reason)
+
+
+def _is_waiting(call: Call) -> bool:
+    return call.stage == CallStage.QUEUED and call.agent_id is None and not is_terminal(call.status)
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> int:
+    if not start or not end or end < start:
+        return 0
+    return int((end - start).total_seconds())
+
+
+def _recompute_durations(call: Call) -> None:
+    """Wait and talk times follow from the stored facts, so they come out the same in any callback order."""
+    if call.queued_at:
+        call.wait_seconds = _seconds(call.queued_at, call.answered_at or call.ended_at)
+    if call.answered_at and call.ended_at:
+        call.talk_seconds = _seconds(call.answered_at, call.ended_at)
+
+
+# --- which agents may take which calls ---------------------------------------------------------------------
+
+
+def heartbeat_cutoff(now: datetime | None = None) -> datetime:
+    return (now or timezone.now()) - timedelta(seconds=settings.AGENT_HEARTBEAT_TIMEOUT_SECONDS)
+
+
+def available_agents(*, line: PhoneLine | None, now: datetime | None = None) -> QuerySet[VoiceAgent]:
+    """Agents who may be offered a call of `line` now, longest idle first.
+
+    Available, or in wrap-up whose end has passed; heartbeat fresh; no live call; a member of the line, or
+    anyone when the line lists no agents. No joins, so the result can be locked FOR UPDATE.
+    """
+    now = now or timezone.now()
+    queryset = VoiceAgent.objects.filter(
+        Q(status=AgentStatus.AVAILABLE) | Q(status=AgentStatus.WRAP_UP, wrap_up_until__lte=now),
+        last_heartbeat_at__gte=heartbeat_cutoff(now),
+    ).exclude(Exists(Call.objects.active().filter(agent=OuterRef("pk"))))
+    if line is not None:
+        queryset = queryset.filter(
+            Exists(LineMembers.objects.filter(phoneline_id=line.pk, voiceagent_id=OuterRef("pk")))
+            | ~Exists(LineMembers.objects.filter(phoneline_id=line.pk))
+        )
+    return queryset.order_by(F("last_call_ended_at").asc(nulls_first=True), "id")
+
+
+def waiting_calls(*, agent: VoiceAgent | None = None) -> QuerySet[Call]:
+    """Callers waiting for an agent, longest waiting first; with `agent`, only those of lines the agent answers."""
+    queryset = Call.objects.filter(stage=CallStage.QUEUED, agent__isnull=True).exclude(
+        status__in=TERMINAL_CALL_STATUSES
+    )
+    if agent is not None:
+        queryset = queryset.filter(
+            Exists(LineMembers.objects.filter(phoneline_id=OuterRef("phone_line_id"), voiceagent_id=agent.pk))
+            | ~Exists(LineMembers.objects.filter(phoneline_id=OuterRef("phone_line_id")))
+        )
+    return queryset.order_by("queued_at", "id")
+
+
+# --- reserving and releasing agents ----------------------------------------------------------------------
+
+
+def _assign(*, call: Call, agent: VoiceAgent, now: datetime) -> bool:
+    """Give the locked call to the locked agent. False if the one-call-per-agent constraint refuses."""
+    try:
+        with transaction.atomic():
+            Call.objects.filter(pk=call.pk).update(agent=agent, agent_call_sid="", updated_at=now)
+    except IntegrityError:
+        return False
+    VoiceAgent.objects.filter(pk=agent.pk).update(status=AgentStatus.RINGING, status_changed_at=now)
+    call.agent, call.agent_call_sid = agent, ""
+    agent.status, agent.status_changed_at = AgentStatus.RINGING, now
+    call_log_add(
+        call=call,
+        call_sid=call.call_sid,
+        event=CallEvent.ROUTING,
+        message=f"Ringing agent {agent}.",
+        data={"agent": agent.pk, "identity": agent.identity},
+    )
+    return True
+
+
+@transaction.atomic
+def call_reserve_agent(*, call: Call, exclude_agent_ids=()) -> VoiceAgent | None:
+    """Reserve the longest-idle available agent of the call's line for this waiting call (decision 6)."""
+    now = timezone.now()
+    locked = Call.objects.select_for_update().filter(pk=call.pk).first()
+    if locked is None or not _is_waiting(locked):
+        return None
+    agent = (
+        available_agents(line=locked.phone_line, now=now)
+        .exclude(pk__in=list(exclude_agent_ids))
+        .select_for_update(skip_locked=True)
+        .first()
+    )
+    if agent is None or not _assign(call=locked, agent=agent, now=now):
+        return None
+    call.agent, call.agent_call_sid = agent, ""
+    return agent
+
+
+@dataclass
+class Match:
+    call: Call
+    agent: VoiceAgent
+
+
+@transaction.atomic
+def call_match_agent(*, line: PhoneLine | None, exclude_agent_ids=()) -> Match | None:
+    """Pair an agent who answers `line` with the longest-waiting caller that agent may answer.
+
+    The agent is taken first (SKIP LOCKED: concurrent requests each get a different one), then the oldest
+    waiting call the agent may answer (SKIP LOCKED again: a call being matched elsewhere is passed over).
+    Neither lock ever waits, so this cannot deadlock with status callbacks, which lock call then agent.
+    """
+    now = timezone.now()
+    agent = (
+        available_agents(line=line, now=now)
+        .exclude(pk__in=list(exclude_agent_ids))
+        .select_for_update(skip_locked=True)
+        .first()
+    )
+    if agent is None:
+        return None
+    return _match_locked_agent(agent=agent, now=now)
+
+
+@transaction.atomic
+def call_offer_to_agent(*, agent: VoiceAgent) -> Call | None:
+    """Give this agent (if available now) the longest-waiting call they may answer."""
+    now = timezone.now()
+    locked = available_agents(line=None, now=now).filter(pk=agent.pk).select_for_update(skip_locked=True).first()
+    if locked is None:
+        return None
+    match = _match_locked_agent(agent=locked, now=now)
+    if match is None:
+        return None
+    agent.status, agent.status_changed_at = locked.status, locked.status_changed_at
+    return match.call
+
+
+def _match_locked_agent(*, agent: VoiceAgent, now: datetime) -> Match | None:
+    call = (
+        waiting_calls(agent=agent)
+        .select_related("phone_line__config")
+        .select_for_update(skip_locked=True, of=("self",))
+        .first()
+    )
+    if call is None or not _assign(call=call, agent=agent, now=now):
+        return None
+    return Match(call=call, agent=agent)
+
+
+@transaction.atomic
+def call_release_agent(*, call: Call, agent: VoiceAgent, reason: str = "", missed: bool = False) -> bool:
+    """Take a ringing agent off a call: the agent is available again and the caller waits for the next one.
+
+    `missed` (the agent let it ring out) also moves the agent to the back of the longest-idle line, so the
+    next attempt rings someone else first. Returns False when the agent was no longer on this call.
+    """
+    now = timezone.now()
+    locked = Call.objects.select_for_update().filter(pk=call.pk).first()
+    if locked is None or locked.agent_id != agent.pk:
+        return False
+    Call.objects.filter(pk=locked.pk).update(agent=None, agent_call_sid="", updated_at=now)
+    agent_updates: dict = {"status": AgentStatus.AVAILABLE, "status_changed_at": now}
+    if missed:
+        agent_updates["last_call_ended_at"] = now
+    VoiceAgent.objects.filter(pk=agent.pk, status=AgentStatus.RINGING).update(**agent_updates)
+    call.agent, call.agent_call_sid = None, ""
+    call_log_add(
+        call=locked,
+        call_sid=locked.call_sid,
+        event=CallEvent.ROUTING,
+        message=reason or f"Agent {agent} released.",
+        data={"agent": agent.pk, "released": True},
+    )
+    return True
+
+
+def call_attach_agent_leg(*, call: Call, agent: VoiceAgent, leg_sid: str, conference_sid: str = "") -> None:
+    """Store the agent's leg SIDs that Twilio returned, unless the agent has been released meanwhile."""
+    updates: dict = {"agent_call_sid": leg_sid, "updated_at": timezone.now()}
+    if conference_sid:
+        updates["conference_sid"] = conference_sid
+    if Call.objects.filter(pk=call.pk, agent=agent, agent_call_sid__in=["", leg_sid]).update(**updates):
+        call.agent_call_sid = leg_sid
+        call.conference_sid = conference_sid or call.conference_sid
+
+
+# --- status callbacks of the caller's leg ----------------------------------------------------------------
+
+
+@dataclass
+class StatusResult:
+    """What the caller's status callback changed, and what the caller of this service must do at Twilio."""
+
+    call: Call | None
+    changed: bool = False
+    ended: bool = False
+    # Agent legs still ringing for a call that has ended: cancel them (the caller is gone).
+    legs_to_cancel: list[str] = field(default_factory=list)
+
+
+@transaction.atomic
+def call_apply_status(
+    *,
+    call_sid: str,
+    status: str,
+    sequence_number: int | None = None,
+    timestamp: datetime | None = None,
+    data: dict | None = None,
+) -> StatusResult:
+    """Apply one status callback of a caller's leg (decision 5). Duplicates and stale events change nothing."""
+    seq_part = "" if sequence_number is None else f":{sequence_number}"
+    dedupe_key = f"status:{status}{seq_part}"
+    call = (
+        Call.objects.select_for_update(of=("self",))
+        .select_related("phone_line__config")
+        .filter(call_sid=call_sid)
+        .first()
+    )
+    if call is None:
+        call_log_add(
+            call_sid=call_sid,
+            event=CallEvent.UNKNOWN_CALL,
+            dedupe_key=dedupe_key,
+            call_status=status,
+            data=data,
+            sequence_number=sequence_number,
+            message="Status callback for a call we never saw.",
+        )
+        return StatusResult(call=None)
+    call_log_add(
+        call=call,
+        call_sid=call_sid,
+        event=CallEvent.STATUS,
+        dedupe_key=dedupe_key,
+        call_status=status,
+        data=data,
+        sequence_number=sequence_number,
+    )
+    if status not in STATUS_RANK:
+        return StatusResult(call=call)
+    moment = timestamp or timezone.now()
+    fields: set[str] = set()
+    stale = (
+        sequence_number is not None
+        and call.last_sequence_number is not None
+        and sequence_number < call.last_sequence_number
+    )
+    if sequence_number is not None and (call.last_sequence_number or -1) < sequence_number:
+        call.last_sequence_number = sequence_number
+        fields.add("last_sequence_number")
+    result = StatusResult(call=call)
+    if not stale and STATUS_RANK[status] > STATUS_RANK.get(call.status, 0):
+        call.status = status
+        fields.add("status")
+        result.changed = True
+        if is_terminal(status):
+            call.ended_at = moment
+            fields |= {"ended_at", "wait_seconds", "talk_seconds"}
+            result.ended = True
+            fields |= _finish(call=call, result=result)
+            _recompute_durations(call)
+    if fields:
+        call.save(update_fields=[*fields, "updated_at"])
+    return result
+
+
+def _finish(*, call: Call, result: StatusResult) -> set[str]:
+    """The caller's call ended: settle its agent and its stage. Returns the call fields changed."""
+    fields: set[str] = set()
+    now = timezone.now()
+    if call.stage in (CallStage.QUEUED, CallStage.NEW, CallStage.IVR) and call.answered_at is None:
+        call.stage = CallStage.ABANDONED
+        fields.add("stage")
+    if call.agent_id is None:
+        return fields
+    if call.answered_at is not None:
+        # Talked: the agent wraps up for the config's time, then counts as available again.
+        _start_wrap_up(agent_id=call.agent_id, call=call, now=now)
+    else:
+        # Still ringing when the caller hung up: nothing to wrap up, the agent is free at once.
+        VoiceAgent.objects.filter(pk=call.agent_id, status=AgentStatus.RINGING).update(
+            status=AgentStatus.AVAILABLE, status_changed_at=now
+        )
+        if call.agent_call_sid:
+            result.legs_to_cancel.append(call.agent_call_sid)
+        call_log_add(
+            call=call,
+            call_sid=call.call_sid,
+            event=CallEvent.ROUTING,
+            dedupe_key="released-on-end",
+            message="The caller hung up before the agent answered.",
+            data={"agent": call.agent_id, "released": True},
+        )
+        call.agent, call.agent_call_sid = None, ""
+        fields |= {"agent", "agent_call_sid"}
+    return fields
+
+
+def _start_wrap_up(
+    *, agent_id: int, call: Call, now: datetime, from_statuses=(AgentStatus.RINGING, AgentStatus.IN_CALL)
+) -> None:
+    """The agent's call ended: wrap-up for the config's time (an agent who went unavailable stays so)."""
+    config = call.phone_line.config if call.phone_line_id else None
+    wrap_up_seconds = config.wrap_up_seconds if config else 0
+    VoiceAgent.objects.filter(pk=agent_id, status__in=list(from_statuses)).update(
+        status=AgentStatus.WRAP_UP,
+        status_changed_at=now,
+        wrap_up_until=now + timedelta(seconds=wrap_up_seconds),
+    )
+    VoiceAgent.objects.filter(pk=agent_id).update(last_call_ended_at=now)
+
+
+# --- call-progress events of the agent's (or a transferee's) leg -------------------------------------------
+
+
+@dataclass
+class LegResult:
+    call: Call | None
+    # The agent let it ring out (or was busy/failed): try the next agent, not this one.
+    retry_excluding: int | None = None
+    # The leg answered a call whose caller is gone: hang it up.
+    hang_up_leg: str = ""
+
+
+@transaction.atomic
+def call_apply_leg_event(
+    *,
+    call_sid: str,
+    leg_sid: str,
+    agent_id: int | None,
+    status: str,
+    sequence_number: int | None = None,
+    timestamp: datetime | None = None,
+    data: dict | None = None,
+) -> LegResult:
+    """Apply one call-progress event of a leg added to the call's conference (the agent's, or a transferee's).
+
+    The leg is the call's current agent leg when it is `call.agent_call_sid`, or when that is not known yet
+    (Twilio's first callbacks can beat the participant-create answer) and the leg's agent is the call's agent.
+    Only the current leg moves the agent; any other leg (released, transferred away) is only logged.
+    """
+    leg_key = f"leg:{leg_sid}:"
+    seq_part = "" if sequence_number is None else f":{sequence_number}"
+    call = (
+        Call.objects.select_for_update(of=("self",))
+        .select_related("phone_line__config", "agent")
+        .filter(call_sid=call_sid)
+        .first()
+    )
+    if call is None:
+        call_log_add(
+            call_sid=call_sid,
+            event=CallEvent.UNKNOWN_CALL,
+            dedupe_key=f"{leg_key}{status}{seq_part}",
+            call_status=status,
+            data=data,
+            sequence_number=sequence_number,
+            message=f"Leg {leg_sid} reported on a call we never saw.",
+        )
+        return LegResult(call=None)
+    seen = CallLog.objects.filter(call_sid=call_sid, dedupe_key__startswith=leg_key).values_list(
+        "call_status", flat=True
+    )
+    best_before = max((STATUS_RANK.get(s, 0) for s in seen), default=-1)
+    call_log_add(
+        call=call,
+        call_sid=call_sid,
+        event=CallEvent.AGENT,
+        dedupe_key=f"{leg_key}{status}{seq_part}",
+        call_status=status,
+        data={**(data or {}), "leg": leg_sid, "agent": agent_id},
+        sequence_number=sequence_number,
+    )
+    result = LegResult(call=call)
+    if status not in STATUS_RANK:
+        return result
+    now = timezone.now()
+    moment = timestamp or now
+    current = call.agent_call_sid == leg_sid or (
+        not call.agent_call_sid and agent_id is not None and call.agent_id == agent_id
+    )
+    fields: set[str] = set()
+    if current and not call.agent_call_sid:
+        call.agent_call_sid = leg_sid
+        fields.add("agent_call_sid")
+
+    late_answer = agent_id is not None and call.agent_id is None and is_terminal(call.status)
+    if status == CallStatus.IN_PROGRESS and (current or late_answer):
+        fields |= _leg_answered(call=call, agent_id=agent_id, leg_sid=leg_sid, moment=moment, now=now, result=result)
+    elif status in UNANSWERED and current and STATUS_RANK[status] > best_before and call.answered_at is None:
+        agent = call.agent
+        call.agent, call.agent_call_sid = None, ""
+        fields |= {"agent", "agent_call_sid"}
+        if agent is not None:
+            VoiceAgent.objects.filter(pk=agent.pk, status=AgentStatus.RINGING).update(
+                status=AgentStatus.AVAILABLE, status_changed_at=now, last_call_ended_at=now
+            )
+            call_log_add(
+                call=call,
+                call_sid=call_sid,
+                event=CallEvent.ROUTING,
+                dedupe_key=f"{leg_key}released",
+                message=f"Agent {agent} did not answer ({status}); trying the next agent.",
+                data={"agent": agent.pk, "released": True},
+            )
+            if not is_terminal(call.status):
+                result.retry_excluding = agent.pk
+    if fields:
+        _recompute_durations(call)
+        call.save(update_fields=[*fields, "wait_seconds", "talk_seconds", "updated_at"])
+    return result
+
+
+def _leg_answered(
+    *, call: Call, agent_id: int | None, leg_sid: str, moment: datetime, now: datetime, result: LegResult
+) -> set[str]:
+    """The agent picked up. Kept as a fact even when it arrives after the hang-up it preceded."""
+    fields: set[str] = set()
+    if call.answered_at is None or moment < call.answered_at:
+        call.answered_at = moment
+        fields.add("answered_at")
+    if call.stage != CallStage.CONNECTED:
+        call.stage = CallStage.CONNECTED
+        fields.add("stage")
+    if not is_terminal(call.status):
+        if call.agent_id:
+            VoiceAgent.objects.filter(pk=call.agent_id, status=AgentStatus.RINGING).update(
+                status=AgentStatus.IN_CALL, status_changed_at=now
+            )
+        return fields
+    # The caller was already gone (their hang-up was reported first). The agent did take the call, so it is
+    # theirs and they wrap up, exactly as if the events had come in order; their leg is hung up.
+    result.hang_up_leg = leg_sid
+    if call.agent_id is None and agent_id is not None:
+        call.agent_id = agent_id
+        call.agent_call_sid = leg_sid
+        fields |= {"agent", "agent_call_sid"}
+        # Released when the hang-up came first; unless they have been given another call since.
+        _start_wrap_up(agent_id=agent_id, call=call, now=now, from_statuses=[AgentStatus.AVAILABLE])
+    return fields
+
+
+# --- conference and recording events ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def call_apply_conference_event(
+    *,
+    call_sid: str,
+    conference_sid: str,
+    event: str,
+    participant_sid: str = "",
+    sequence_number: int | None = None,
+    data: dict | None = None,
+) -> Call | None:
+    """Log a conference event; the first one tells us the conference SID (hold and transfer need it)."""
+    dedupe_key = f"conf:{conference_sid}:{event}:{participant_sid}:{'' if sequence_number is None else sequence_number}"
+    call = Call.objects.filter(call_sid=call_sid).first() if call_sid else None
+    if call is None:
+        call_log_add(
+            call_sid=call_sid,
+            event=CallEvent.UNKNOWN_CALL,
+            dedupe_key=dedupe_key,
+            data=data,
+            sequence_number=sequence_number,
+            message="Conference event for a call we never saw.",
+        )
+        return None
+    call_log_add(
+        call=call,
+        call_sid=call_sid,
+        event=CallEvent.CONFERENCE,
+        dedupe_key=dedupe_key,
+        message=event,
+        data=data,
+        sequence_number=sequence_number,
+    )
+    if conference_sid and not call.conference_sid:
+        Call.objects.filter(pk=call.pk, conference_sid="").update(conference_sid=conference_sid)
+        call.conference_sid = conference_sid
+    return call
+
+
+@transaction.atomic
+def call_store_recording(
+    *,
+    call_sid: str,
+    recording_sid: str,
+    recording_url: str,
+    duration: int | None,
+    voicemail: bool,
+    recording_status: str = "",
+    data: dict | None = None,
+) -> Call | None:
+    """Keep a recording (a voicemail or the conversation) on the call; every copy of the news logs once."""
+    dedupe_key = f"rec:{recording_sid or recording_url}:{recording_status or 'action'}"
+    call = Call.objects.select_for_update().filter(call_sid=call_sid).first() if call_sid else None
+    if call is None:
+        call_log_add(
+            call_sid=call_sid,
+            event=CallEvent.UNKNOWN_CALL,
+            dedupe_key=dedupe_key,
+            data=data,
+            message="Recording for a call we never saw.",
+        )
+        return None
+    has_audio = bool(recording_url) and (duration is None or duration > 0)
+    call_log_add(
+        call=call,
+        call_sid=call_sid,
+        event=CallEvent.VOICEMAIL if voicemail else CallEvent.RECORDING,
+        dedupe_key=dedupe_key,
+        call_status=recording_status,
+        message=recording_url if has_audio else "Nothing was recorded.",
+        data=data,
+    )
+    if has_audio and recording_status in ("", "completed"):
+        call.recording_url = recording_url[:500]
+        call.recording_sid = recording_sid[:34] or call.recording_sid
+        call.recording_duration = duration if duration is not None else call.recording_duration
+        call.voicemail = call.voicemail or voicemail
+        call.save(update_fields=["recording_url", "recording_sid", "recording_duration", "voicemail", "updated_at"])
+    return call
