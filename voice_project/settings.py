@@ -206,6 +206,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
+        # The JWT from the HttpOnly cookie two-factor login sets on request (`isSetCookie`); CSRF-checked.
+        "voiceconfig.api.authentication.CookieJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": [
@@ -276,6 +278,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CallStatusEnum": "voiceconfig.models.CallStatus",
         "AgentStatusEnum": "voiceconfig.models.AgentStatus",
+        "TwoFactorErrorEnum": "voiceconfig.twofactor.SPEC_ERRORS",
     },
 }
 

@@ -6,12 +6,16 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from voice_project.health import healthz
 from voiceconfig.api.auth import TokenObtainView, TokenRefreshView
 from voiceconfig.api.errors import json_not_found, json_server_error
+from voiceconfig.api.twofactor import TwoFactorConfirmView, TwoFactorEnrolView, TwoFactorVerifyView
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/auth/token", TokenObtainView.as_view(), name="token-obtain"),
     path("api/auth/token/refresh", TokenRefreshView.as_view(), name="token-refresh"),
+    path("api/auth/2fa/verify", TwoFactorVerifyView.as_view(), name="twofactor-verify"),
+    path("api/auth/2fa/enrol", TwoFactorEnrolView.as_view(), name="twofactor-enrol"),
+    path("api/auth/2fa/confirm", TwoFactorConfirmView.as_view(), name="twofactor-confirm"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

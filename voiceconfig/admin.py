@@ -2,8 +2,9 @@
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
+from django.utils import timezone
 
-from . import services
+from . import services, twofactor
 from .models import (
     AgentStatus,
     BusinessHours,
@@ -12,6 +13,9 @@ from .models import (
     Holiday,
     IvrOption,
     PhoneLine,
+    PreLoginAttempt,
+    TrustedDevice,
+    TwoFactorDevice,
     VoiceAgent,
     VoiceConfig,
 )
@@ -197,3 +201,101 @@ class CallLogAdmin(admin.ModelAdmin):
     search_fields = ["call_sid", "message"]
     raw_id_fields = ["call"]
     readonly_fields = ["call_sid", "created_at", "dedupe_key", "sequence_number"]
+
+
+# --- Two-factor login: staff unlock accounts, reset 2FA and revoke trusted browsers --------------------------------
+
+
+@admin.register(TwoFactorDevice)
+class TwoFactorDeviceAdmin(admin.ModelAdmin):
+    list_display = ["user", "enabled", "required", "locked", "failed_attempts", "backup_codes_left", "confirmed_at"]
+    list_filter = ["enabled", "required", ("locked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["user__username", "user__email", "user__first_name", "user__last_name"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+    # The secret is never shown: whoever sees it can produce codes.
+    fields = ["user", "required", "enabled", "confirmed_at", "failed_attempts", "locked_at", "created_at", "updated_at"]
+    readonly_fields = ["enabled", "confirmed_at", "failed_attempts", "locked_at", "created_at", "updated_at"]
+    actions = ["unlock", "reset", "require", "stop_requiring"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "user"] if obj is not None else self.readonly_fields
+
+    @admin.display(boolean=True, description="Locked", ordering="locked_at")
+    def locked(self, device: TwoFactorDevice) -> bool:
+        return device.is_locked
+
+    @admin.display(description="Backup codes left")
+    def backup_codes_left(self, device: TwoFactorDevice) -> int:
+        return twofactor.backup_codes_remaining(device=device)
+
+    @admin.action(description="Unlock: allow codes again and restart the failure count")
+    def unlock(self, request, queryset: QuerySet) -> None:
+        for device in queryset:
+            twofactor.two_factor_unlock(device=device)
+        self.message_user(request, f"{queryset.count()} account(s) unlocked.", messages.SUCCESS)
+
+    @admin.action(description="Reset 2FA: forget the secret, backup codes and trusted browsers")
+    def reset(self, request, queryset: QuerySet) -> None:
+        for device in queryset:
+            twofactor.two_factor_reset(device=device)
+        self.message_user(
+            request,
+            f"{queryset.count()} reset. Where 2FA is required, the next login sets it up again; otherwise the "
+            "agent logs in with the password alone until they enrol again.",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Require 2FA (set it up at the next login if it is off)")
+    def require(self, request, queryset: QuerySet) -> None:
+        updated = queryset.update(required=True)
+        self.message_user(request, f"2FA required for {updated} account(s).", messages.SUCCESS)
+
+    @admin.action(description="Stop requiring 2FA (it stays on where the agent turned it on)")
+    def stop_requiring(self, request, queryset: QuerySet) -> None:
+        updated = queryset.update(required=False)
+        self.message_user(request, f"2FA no longer required for {updated} account(s).", messages.SUCCESS)
+
+
+@admin.register(TrustedDevice)
+class TrustedDeviceAdmin(admin.ModelAdmin):
+    list_display = ["user", "user_agent", "created_at", "expires_at", "last_used_at", "valid"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["user__username", "user_agent"]
+    list_select_related = ["user"]
+    fields = ["user", "user_agent", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(boolean=True, description="Valid")
+    def valid(self, device: TrustedDevice) -> bool:
+        return (
+            device.revoked_at is None
+            and device.expires_at > timezone.now()
+            and device.password_fingerprint == twofactor.password_fingerprint(device.user)
+        )
+
+    @admin.action(description="Revoke: the browser must enter a code at its next login")
+    def revoke(self, request, queryset: QuerySet) -> None:
+        updated = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"{updated} trusted browser(s) revoked.", messages.SUCCESS)
+
+
+@admin.register(PreLoginAttempt)
+class PreLoginAttemptAdmin(admin.ModelAdmin):
+    """Read-only trail of recent two-factor logins (kept a day): who tried, how many wrong codes."""
+
+    list_display = ["user", "created_at", "expires_at", "failures", "completed_at"]
+    list_filter = [("completed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["user__username", "jti"]
+    list_select_related = ["user"]
+    readonly_fields = ["jti", "user", "failures", "created_at", "expires_at", "completed_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
