@@ -4,6 +4,7 @@ import itertools
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -23,6 +24,13 @@ def api_client_for(user) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
     return client
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only(request):
+    # Row locks and parallel connections only mean something on PostgreSQL; SQLite runs skip these tests.
+    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL=postgres://...)")
 
 
 @pytest.fixture
