@@ -19,7 +19,10 @@ def normalize_e164(value: str) -> str:
     Raises ValidationError when the text is not a valid, dialable international number.
     """
     text = (value or "").strip()
-    if not text.startswith("+") and not text.startswith("00"):
+    if text.startswith("00"):
+        # The international call prefix most of the world dials, written instead of the +.
+        text = "+" + text[2:]
+    if not text.startswith("+"):
         raise ValidationError("Enter the number in international form, starting with + and the country code.")
     try:
         parsed = phonenumbers.parse(text, None)
