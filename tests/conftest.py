@@ -11,6 +11,9 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from voiceconfig import services
 from voiceconfig.models import PhoneLine, VoiceConfig
 
+# Fixtures of the Twilio-facing tests: a mocked gateway, online agents, a driver that plays Twilio.
+pytest_plugins = ["tests.twilio.fixtures"]
+
 _numbers = itertools.count(1)
 
 

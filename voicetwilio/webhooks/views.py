@@ -1,15 +1,208 @@
-"""Thin webhook endpoints (being built: issue 3)."""
+"""Thin Twilio-facing endpoints: read Twilio's fields, call one flow or service function, answer TwiML.
+
+All are wrapped by `twilio_webhook` (signature check, never a 500). Our own context rides in the query string of
+the URLs we hand to Twilio (`callSid`, `agent`, `kind`); Twilio signs those URLs too, so it cannot be forged.
+"""
 
 from django.http import HttpRequest
 
+from voiceconfig import calls as call_services
+from voiceconfig.models import CallEvent
+
+from .. import routing, twiml
+from ..links import webhook_url
 from ..signature import twilio_webhook
-from ..twiml import empty
+from . import flow
+from .http import TwilioParams
+
+CALLBACK_FIELDS = (
+    "CallSid",
+    "CallStatus",
+    "CallDuration",
+    "CallbackSource",
+    "SequenceNumber",
+    "Timestamp",
+    "From",
+    "To",
+    "Direction",
+    "ParentCallSid",
+    "SipResponseCode",
+    "ErrorCode",
+)
+CONFERENCE_FIELDS = (
+    "ConferenceSid",
+    "FriendlyName",
+    "StatusCallbackEvent",
+    "CallSid",
+    "ParticipantLabel",
+    "Hold",
+    "Muted",
+    "EndConferenceOnExit",
+    "ReasonConferenceEnded",
+    "Reason",
+    "SequenceNumber",
+    "Timestamp",
+)
+RECORDING_FIELDS = ("RecordingSid", "RecordingUrl", "RecordingDuration", "RecordingStatus", "RecordingSource", "Digits")
+
+
+def _queue_wait_error(request: HttpRequest) -> str:
+    # Inside the conference wait, a failure must not end the wait: keep the caller on hold and try again.
+    params = TwilioParams(request)
+    return twiml.hold_music(music_url="", next_url=webhook_url("queue-wait", request, callSid=params.get("CallSid")))
+
+
+def _callback_error(request: HttpRequest) -> str:
+    # Twilio ignores what a status callback answers; an empty document is all it needs.
+    return twiml.empty()
+
+
+def _fallback_error(request: HttpRequest) -> str:
+    return twiml.apology(fallback_url="")
 
 
 @twilio_webhook
-def _placeholder(request: HttpRequest) -> str:
-    return empty()
+def voice(request: HttpRequest) -> str:
+    """A call comes in (configure on the phone number as "A call comes in", POST)."""
+    params = TwilioParams(request)
+    return flow.incoming(
+        request,
+        call_sid=params.get("CallSid"),
+        from_number=params.get("From"),
+        to_number=params.get("To"),
+        status=params.get("CallStatus", "ringing"),
+    )
 
 
-voice = gather = status_callback = fallback = participant_callback = conference_callback = _placeholder
-queue_wait = voicemail = recording_callback = dial_callback = _placeholder
+@twilio_webhook
+def gather(request: HttpRequest) -> str:
+    """The caller answered the IVR menu: Digits or SpeechResult (both empty on silence)."""
+    params = TwilioParams(request)
+    return flow.gathered(
+        request,
+        call_sid=params.get("CallSid"),
+        digits=params.get("Digits"),
+        speech=params.get("SpeechResult"),
+        confidence=params.get("Confidence"),
+    )
+
+
+@twilio_webhook(on_error=_fallback_error)
+def fallback(request: HttpRequest) -> str:
+    """Twilio's fallback URL (and where our own apology redirects)."""
+    params = TwilioParams(request)
+    return flow.fallback(
+        request, call_sid=params.get("CallSid"), to_number=params.get("To"), error_code=params.get("ErrorCode")
+    )
+
+
+@twilio_webhook(on_error=_callback_error)
+def status_callback(request: HttpRequest) -> str:
+    """Status changes of the caller's leg (configure on the number as "Call status changes")."""
+    params = TwilioParams(request)
+    result = call_services.call_apply_status(
+        call_sid=params.get("CallSid"),
+        status=params.get("CallStatus"),
+        sequence_number=params.get_int("SequenceNumber"),
+        timestamp=params.get_time("Timestamp"),
+        data=params.as_dict(CALLBACK_FIELDS),
+    )
+    for leg_sid in result.legs_to_cancel:
+        routing.hang_up_quietly(call_sid=leg_sid, why="the caller hung up while the agent's phone rang")
+    return twiml.empty()
+
+
+@twilio_webhook(on_error=_callback_error)
+def participant_callback(request: HttpRequest) -> str:
+    """Call-progress events of a leg we added to a conference (`?callSid=<the caller's>&agent=<id>`)."""
+    params = TwilioParams(request)
+    agent_id = request.GET.get("agent", "")
+    result = call_services.call_apply_leg_event(
+        call_sid=request.GET.get("callSid", ""),
+        leg_sid=params.get("CallSid"),
+        agent_id=int(agent_id) if agent_id.isdigit() else None,
+        status=params.get("CallStatus"),
+        sequence_number=params.get_int("SequenceNumber"),
+        timestamp=params.get_time("Timestamp"),
+        data=params.as_dict(CALLBACK_FIELDS),
+    )
+    if result.call is not None and result.retry_excluding is not None:
+        routing.retry_after_missed_ring(call=result.call, missed_agent_id=result.retry_excluding, request=request)
+    if result.hang_up_leg:
+        routing.hang_up_quietly(call_sid=result.hang_up_leg, why="the agent answered after the caller hung up")
+    return twiml.empty()
+
+
+@twilio_webhook(on_error=_callback_error)
+def conference_callback(request: HttpRequest) -> str:
+    """Events of the call's conference (start, end, join, leave, hold): logged; the first gives us its SID."""
+    params = TwilioParams(request)
+    call_services.call_apply_conference_event(
+        call_sid=request.GET.get("callSid", ""),
+        conference_sid=params.get("ConferenceSid"),
+        event=params.get("StatusCallbackEvent"),
+        participant_sid=params.get("CallSid"),
+        sequence_number=params.get_int("SequenceNumber"),
+        data=params.as_dict(CONFERENCE_FIELDS),
+    )
+    return twiml.empty()
+
+
+@twilio_webhook(on_error=_queue_wait_error)
+def queue_wait(request: HttpRequest) -> str:
+    """The conference waitUrl: hold music, a routing retry and the maximum-wait check on every fetch."""
+    return flow.queue_wait(request, call_sid=request.GET.get("callSid", ""))
+
+
+@twilio_webhook
+def voicemail(request: HttpRequest) -> str:
+    """A caller nobody could take: record a message (or say the unavailable message)."""
+    params = TwilioParams(request)
+    return flow.voicemail(request, call_sid=params.get("CallSid"))
+
+
+@twilio_webhook(on_error=_fallback_error)
+def recording_callback(request: HttpRequest) -> str:
+    """A recording is ready: the <Record> action of a voicemail, or a recording status callback."""
+    params = TwilioParams(request)
+    kind = request.GET.get("kind", "")
+    duration = params.get_int("RecordingDuration")
+    call = call_services.call_store_recording(
+        call_sid=params.get("CallSid"),
+        recording_sid=params.get("RecordingSid"),
+        recording_url=params.get("RecordingUrl"),
+        duration=duration,
+        voicemail=kind == "voicemail",
+        recording_status=params.get("RecordingStatus"),
+        data=params.as_dict(RECORDING_FIELDS),
+    )
+    if kind == "voicemail":
+        config = call.phone_line.config if call is not None and call.phone_line else None
+        speech = flow.speech_of(config)
+        return twiml.message_and_hang_up(speech.with_text("Thank you for your message. Goodbye."))
+    return twiml.empty()
+
+
+@twilio_webhook(on_error=_fallback_error)
+def dial_callback(request: HttpRequest) -> str:
+    """A forwarded call finished: if the number did not answer, say so before hanging up."""
+    params = TwilioParams(request)
+    call = flow.find_call(params.get("CallSid"))
+    status = params.get("DialCallStatus")
+    if call is not None:
+        call_services.call_log_add(
+            call=call,
+            call_sid=call.call_sid,
+            event=CallEvent.ROUTING,
+            dedupe_key=f"dial:{params.get('DialCallSid') or status}",
+            call_status=status,
+            message=f"Forwarded call ended: {status or 'unknown'}.",
+            data=params.as_dict(("DialCallSid", "DialCallStatus", "DialCallDuration")),
+        )
+    config = call.phone_line.config if call is not None and call.phone_line else None
+    speech = flow.speech_of(config)
+    if status in ("completed", "answered"):
+        return twiml.message_and_hang_up(speech.with_text(""))
+    return twiml.message_and_hang_up(
+        speech.with_text((config.unavailable_message if config else "") or flow.CANNOT_CONNECT)
+    )

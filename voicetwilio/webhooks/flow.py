@@ -1,0 +1,348 @@
+"""What a caller hears, decided from the line's VoiceConfig and the call's stored state.
+
+incoming call -> unknown/disabled number: message, hang up
+              -> closed (business hours, holidays): the after-hours action (message, voicemail, forward)
+              -> greeting (audio or text-to-speech), then the IVR menu if the config has options
+              -> routing: wait in the call's conference with hold music while an agent is rung
+
+Every function returns TwiML (a string) and records what happened on the call's timeline.
+"""
+
+import logging
+import re
+from collections.abc import Sequence
+
+from django.http import HttpRequest
+from django.utils import timezone
+
+from voiceconfig import calls as call_services
+from voiceconfig.models import (
+    AfterHoursAction,
+    Call,
+    CallEvent,
+    CallStage,
+    IvrAction,
+    IvrOption,
+    PhoneLine,
+    VoiceConfig,
+)
+
+from .. import gateway, hours, routing, twiml
+from ..links import webhook_url
+from ..twiml import Prompt
+
+logger = logging.getLogger(__name__)
+
+CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
+NOT_IN_SERVICE = "Sorry, the number you have called is not in service. Goodbye."
+GOODBYE = "Thank you for calling. Goodbye."
+NOT_UNDERSTOOD = "Sorry, I did not get that."
+NO_CHOICE = "Let me put you through to the next available agent."
+CANNOT_CONNECT = "Sorry, we cannot connect your call right now. Goodbye."
+SPOKEN_KEYS = {
+    "zero": "0",
+    "one": "1",
+    "two": "2",
+    "to": "2",
+    "too": "2",
+    "three": "3",
+    "four": "4",
+    "for": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "star": "*",
+    "pound": "#",
+    "hash": "#",
+}
+
+
+def speech_of(config: VoiceConfig | None) -> Prompt:
+    if config is None:
+        return Prompt()
+    return Prompt(voice=config.voice, language=config.language)
+
+
+def find_call(call_sid: str) -> Call | None:
+    if not CALL_SID.match(call_sid or ""):
+        return None
+    return Call.objects.select_related("phone_line__config").filter(call_sid=call_sid).first()
+
+
+# --- the voice webhook -----------------------------------------------------------------------------------
+
+
+def incoming(request: HttpRequest, *, call_sid: str, from_number: str, to_number: str, status: str) -> str:
+    if not CALL_SID.match(call_sid):
+        logger.warning("voice webhook without a valid CallSid: %r", call_sid)
+        return twiml.message_and_hang_up(Prompt(text=CANNOT_CONNECT))
+    line = PhoneLine.objects.select_related("config").filter(phone_number=to_number).first()
+    if line is None or not line.enabled:
+        call, created = call_services.call_start(
+            call_sid=call_sid,
+            from_number=from_number,
+            to_number=to_number,
+            line=line,
+            status=status,
+            stage=CallStage.REJECTED,
+        )
+        if created:
+            reason = "unknown number" if line is None else "line disabled"
+            call_services.call_log_add(
+                call=call, call_sid=call_sid, event=CallEvent.ROUTING, message=f"Rejected: {reason} {to_number}."
+            )
+        return twiml.message_and_hang_up(speech_of(line.config if line else None).with_text(NOT_IN_SERVICE))
+    config = line.config
+    call, created = call_services.call_start(
+        call_sid=call_sid, from_number=from_number, to_number=to_number, line=line, status=status
+    )
+    call.phone_line = line
+    if not created and call.stage in (CallStage.QUEUED, CallStage.CONNECTED):
+        # Twilio asked again for a call that is already waiting or talking: put it back in its conference.
+        return conference_twiml(call, config, request)
+    speech = speech_of(config)
+    if not hours.is_open(config=config, at=timezone.now()):
+        call_services.call_log_add(
+            call=call,
+            call_sid=call_sid,
+            event=CallEvent.ROUTING,
+            dedupe_key="after-hours",
+            message=f"Closed (business hours, {config.time_zone}): {config.get_after_hours_action_display()}.",
+        )
+        return after_hours(call, config, request)
+    greeting = Prompt(
+        text=config.greeting_text, audio_url=config.greeting_audio_url, voice=config.voice, language=config.language
+    )
+    options = list(config.ivr_options.all())
+    if options:
+        call_services.call_count_ivr_prompt(call=call)
+        return menu_twiml(call, config, options, request, intro=[greeting])
+    return route(call, config, request, intro=[greeting], speech=speech)
+
+
+def after_hours(call: Call, config: VoiceConfig, request: HttpRequest) -> str:
+    speech = speech_of(config)
+    action = config.after_hours_action
+    if action == AfterHoursAction.FORWARD and config.after_hours_forward_to:
+        return forward(call, config.after_hours_forward_to, request)
+    if action == AfterHoursAction.VOICEMAIL:
+        call_services.call_set_stage(call=call, stage=CallStage.VOICEMAIL)
+        return voicemail_twiml(call, config, request)
+    call_services.call_set_stage(call=call, stage=CallStage.MESSAGE)
+    return twiml.message_and_hang_up(speech.with_text(config.after_hours_message or GOODBYE))
+
+
+def forward(call: Call, number: str, request: HttpRequest, intro: Sequence[Prompt] = ()) -> str:
+    call_services.call_set_stage(call=call, stage=CallStage.FORWARDED)
+    call_services.call_log_add(
+        call=call, call_sid=call.call_sid, event=CallEvent.ROUTING, message=f"Forwarded to {number}."
+    )
+    return twiml.forward(
+        number=number, action_url=webhook_url("dial-callback", request, callSid=call.call_sid), intro=intro
+    )
+
+
+# --- the IVR menu ----------------------------------------------------------------------------------------
+
+
+def menu_twiml(
+    call: Call, config: VoiceConfig, options: list[IvrOption], request: HttpRequest, intro: Sequence[Prompt] = ()
+) -> str:
+    speech = speech_of(config)
+    hints = [word for option in options for word in option.keyword_list()]
+    return twiml.menu(
+        prompt=speech.with_text(config.ivr_prompt or "Please choose from the following options."),
+        options=[_option_sentence(option) for option in options if option.label],
+        action_url=webhook_url("gather", request, callSid=call.call_sid),
+        timeout_seconds=config.ivr_timeout_seconds,
+        hints=hints,
+        intro=intro,
+    )
+
+
+def _option_sentence(option: IvrOption) -> str:
+    key = {"*": "star", "#": "pound"}.get(option.digit, option.digit)
+    label = option.label.rstrip(".")
+    return f"{label[:1].upper()}{label[1:]}, press {key}."
+
+
+def choose_option(options: Sequence[IvrOption], *, digits: str, speech: str) -> IvrOption | None:
+    """The option picked by a key press, else by the first option keyword (or key name) heard in the speech."""
+    by_digit = {option.digit: option for option in options}
+    if digits:
+        return by_digit.get(digits.strip()[:1])
+    text = re.sub(r"[^\w\s*#]", " ", (speech or "").lower())
+    if not text.strip():
+        return None
+    padded = f" {' '.join(text.split())} "
+    found: list[tuple[int, int, IvrOption]] = []
+    for order, option in enumerate(options):
+        for keyword in option.keyword_list():
+            position = padded.find(f" {' '.join(keyword.split())} ")
+            if position >= 0:
+                found.append((position, order, option))
+    if found:
+        return min(found, key=lambda hit: (hit[0], hit[1]))[2]
+    words = padded.split()
+    for word in words:
+        # "to"/"for" count as "two"/"four" only when said alone, never inside a sentence.
+        if word in ("to", "too", "for") and len(words) > 1:
+            continue
+        key = SPOKEN_KEYS.get(word, word)
+        if key in by_digit:
+            return by_digit[key]
+    return None
+
+
+def gathered(request: HttpRequest, *, call_sid: str, digits: str, speech: str, confidence: str = "") -> str:
+    call = find_call(call_sid)
+    if call is None or call.phone_line is None:
+        return twiml.message_and_hang_up(Prompt(text=CANNOT_CONNECT))
+    config = call.phone_line.config
+    options = list(config.ivr_options.all())
+    choice = choose_option(options, digits=digits, speech=speech)
+    call_services.call_log_add(
+        call=call,
+        call_sid=call_sid,
+        event=CallEvent.IVR_INPUT,
+        dedupe_key=f"ivr:{call.ivr_attempts}",
+        message=f"Chose {choice}." if choice else "No valid choice.",
+        data={k: v for k, v in {"digits": digits, "speech": speech, "confidence": confidence}.items() if v},
+    )
+    speech_prompt = speech_of(config)
+    if choice is None:
+        if not options or call.ivr_attempts >= config.ivr_max_attempts:
+            return route(call, config, request, intro=[speech_prompt.with_text(NO_CHOICE)], speech=speech_prompt)
+        call_services.call_count_ivr_prompt(call=call)
+        return menu_twiml(call, config, options, request, intro=[speech_prompt.with_text(NOT_UNDERSTOOD)])
+    call_services.call_set_stage(call=call, stage=call.stage, ivr_choice=choice.digit)
+    if choice.action == IvrAction.FORWARD and choice.forward_to:
+        return forward(call, choice.forward_to, request)
+    if choice.action == IvrAction.VOICEMAIL:
+        call_services.call_set_stage(call=call, stage=CallStage.VOICEMAIL)
+        return voicemail_twiml(call, config, request)
+    if choice.action == IvrAction.MESSAGE:
+        call_services.call_set_stage(call=call, stage=CallStage.MESSAGE)
+        return twiml.message_and_hang_up(speech_prompt.with_text(choice.message or GOODBYE))
+    return route(call, config, request, speech=speech_prompt)
+
+
+# --- routing and waiting ---------------------------------------------------------------------------------
+
+
+def route(
+    call: Call, config: VoiceConfig, request: HttpRequest, *, intro: Sequence[Prompt] = (), speech: Prompt
+) -> str:
+    """The caller starts waiting for an agent in the call's conference; the free agent (if any) is rung now."""
+    call_services.call_enqueue(call=call)
+    routing.route_waiting_callers(line=call.phone_line, request=request)
+    if config.max_queue_wait_seconds == 0:
+        # No waiting at all: with nobody rung for this caller, go straight to voicemail or the message.
+        left = call_services.call_leave_queue(
+            call_sid=call.call_sid, stage=_after_wait_stage(config), max_wait_seconds=0
+        )
+        if left is not None:
+            return after_wait_twiml(left, config, request, intro=intro)
+    return conference_twiml(call, config, request, intro=intro)
+
+
+def conference_twiml(call: Call, config: VoiceConfig, request: HttpRequest, intro: Sequence[Prompt] = ()) -> str:
+    query = {"callSid": call.call_sid}
+    return twiml.wait_in_conference(
+        conference_name=call.conference_name or call_services.conference_name_for(call.call_sid),
+        wait_url=webhook_url("queue-wait", request, **query),
+        status_callback_url=webhook_url("conference-callback", request, **query),
+        recording_callback_url=webhook_url("recording-callback", request, **query, kind="call"),
+        record=config.recording_enabled,
+        goodbye=speech_of(config).with_text(GOODBYE),
+        intro=intro,
+    )
+
+
+def _after_wait_stage(config: VoiceConfig) -> str:
+    return CallStage.VOICEMAIL if config.voicemail_enabled else CallStage.MESSAGE
+
+
+def queue_wait(request: HttpRequest, *, call_sid: str) -> str:
+    """The conference waitUrl, fetched when the caller joins and again after each round of hold music.
+
+    Each fetch retries routing (the longest-waiting caller is served first) and, once this caller has waited
+    the config's maximum with no agent ringing, sends them to voicemail (or the message) through the gateway.
+    """
+    call = find_call(call_sid)
+    config = call.phone_line.config if call is not None and call.phone_line else None
+    if call is None or config is None:
+        return twiml.hold_music(music_url="", next_url=webhook_url("queue-wait", request, callSid=call_sid))
+    next_url = webhook_url("queue-wait", request, callSid=call.call_sid)
+    if call.stage == CallStage.QUEUED and call.agent_id is None and call.is_active:
+        routing.route_waiting_callers(line=call.phone_line, request=request)
+        left = call_services.call_leave_queue(
+            call_sid=call.call_sid, stage=_after_wait_stage(config), max_wait_seconds=config.max_queue_wait_seconds
+        )
+        if left is not None:
+            try:
+                gateway.redirect_call(
+                    call_sid=call.call_sid, url=webhook_url("voicemail", request, callSid=call.call_sid)
+                )
+            except gateway.GatewayError as exc:
+                call_services.call_back_to_queue(
+                    call=call, reason=f"Could not send the caller to {left.stage}: {exc.message} They keep waiting."
+                )
+    return twiml.hold_music(music_url=config.hold_music_url, next_url=next_url, speech=speech_of(config))
+
+
+def after_wait_twiml(call: Call, config: VoiceConfig, request: HttpRequest, intro: Sequence[Prompt] = ()) -> str:
+    """Nobody could take the call: voicemail when the config takes messages, else the unavailable message."""
+    speech = speech_of(config)
+    if config.voicemail_enabled:
+        return voicemail_twiml(call, config, request, intro=intro)
+    return twiml.message_and_hang_up(speech.with_text(config.unavailable_message or CANNOT_CONNECT), intro=intro)
+
+
+def voicemail_twiml(call: Call, config: VoiceConfig, request: HttpRequest, intro: Sequence[Prompt] = ()) -> str:
+    speech = speech_of(config)
+    return twiml.voicemail(
+        prompt=speech.with_text(config.voicemail_prompt or "Please leave a message after the tone."),
+        action_url=webhook_url("recording-callback", request, callSid=call.call_sid, kind="voicemail"),
+        max_seconds=config.voicemail_max_seconds,
+        goodbye=speech.with_text(GOODBYE),
+        intro=intro,
+    )
+
+
+def voicemail(request: HttpRequest, *, call_sid: str) -> str:
+    """Where a caller who waited too long is redirected: voicemail, or the unavailable message."""
+    call = find_call(call_sid)
+    if call is None or call.phone_line is None:
+        return twiml.message_and_hang_up(Prompt(text=CANNOT_CONNECT))
+    config = call.phone_line.config
+    if call.stage not in (CallStage.VOICEMAIL, CallStage.MESSAGE):
+        call_services.call_set_stage(call=call, stage=_after_wait_stage(config))
+    return after_wait_twiml(call, config, request)
+
+
+# --- Twilio's fallback URL -------------------------------------------------------------------------------
+
+
+def fallback(request: HttpRequest, *, call_sid: str, to_number: str, error_code: str = "") -> str:
+    """Twilio could not use our answer (or we failed): apologise, and take a message when the line allows."""
+    call = find_call(call_sid)
+    line = call.phone_line if call is not None else None
+    if line is None and to_number:
+        line = PhoneLine.objects.select_related("config").filter(phone_number=to_number).first()
+    config = line.config if line is not None else None
+    if call is not None:
+        call_services.call_log_add(
+            call=call,
+            call_sid=call.call_sid,
+            event=CallEvent.NOTE,
+            message=f"Fallback URL used{f' (Twilio error {error_code})' if error_code else ''}.",
+        )
+    speech = speech_of(config)
+    sorry = speech.with_text("We are sorry, we cannot connect your call right now.")
+    if call is not None and config is not None and config.voicemail_enabled and line.enabled:
+        call_services.call_set_stage(call=call, stage=CallStage.VOICEMAIL)
+        return voicemail_twiml(call, config, request, intro=[sorry])
+    return twiml.message_and_hang_up(speech.with_text("Please call again later. Goodbye."), intro=[sorry])
