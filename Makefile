@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DJANGO_DEBUG ?= 1
 
-.PHONY: install run test lint check-migrations schema clean
+.PHONY: install run test lint check-migrations schema clean npm-install console-assets optional-console-assets
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,12 +14,29 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed
 
-run: install
+# Node packages pinned in package.json + package-lock.json (Prism for the contract tests, the Twilio Voice JS SDK).
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+npm-install: node_modules/.package-lock.json
+
+# The agent console's softphone: the SDK bundle and its sounds in static/vendor/, served by Django (no CDN).
+static/vendor/twilio-voice-sdk/manifest.json: node_modules/.package-lock.json scripts/console-assets.mjs
+	node scripts/console-assets.mjs
+
+console-assets: static/vendor/twilio-voice-sdk/manifest.json
+
+# Without Node.js everything still runs; the console then says its softphone is not installed.
+optional-console-assets:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory console-assets; \
+	else echo "npm not found: the agent console runs without its softphone (install Node.js, then make console-assets)"; fi
+
+run: install optional-console-assets
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
 	$(PY) manage.py runserver 127.0.0.1:8000
 
-test: install
+test: install optional-console-assets
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: install
@@ -33,4 +50,4 @@ schema: install
 	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 
 clean:
-	rm -rf $(VENV) db.sqlite3 .pytest_cache .ruff_cache
+	rm -rf $(VENV) db.sqlite3 .pytest_cache .ruff_cache static/vendor

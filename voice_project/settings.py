@@ -119,6 +119,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves /static/ from gunicorn too (the admin's assets, the agent console and its softphone bundle), with
+    # far-future caching for hashed names; in DEBUG it reads the source folders, so no collectstatic is needed.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     # JSON error envelope for answers Django gives outside any API view (unknown URL, oversized body).
     "voiceconfig.api.middleware.JsonErrorMiddleware",
     # Binds the request id and the CallSid to every log line of the request (voice_project/logging_context.py).
@@ -176,6 +179,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# static/: the admin's and the agent console's own CSS and JS, and static/vendor/ (built by `make console-assets`:
+# the Twilio Voice JS SDK and its sounds, served from here rather than a CDN).
+STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # --- Security behind a TLS-terminating proxy -------------------------------------------------
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)

@@ -4,12 +4,16 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from voice_project.health import healthz
+from voiceconfig.admin_views import overview as voice_overview
 from voiceconfig.api.auth import TokenObtainView, TokenRefreshView
 from voiceconfig.api.errors import json_not_found, json_server_error
+from voicetwilio import console_page
 from voiceconfig.api.twofactor import TwoFactorConfirmView, TwoFactorEnrolView, TwoFactorVerifyView
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # The live overview lives inside the admin (staff login, admin look) but is not a model page.
+    path("admin/voice/overview/", admin.site.admin_view(voice_overview), name="voice-overview"),
     path("admin/", admin.site.urls),
     path("api/auth/token", TokenObtainView.as_view(), name="token-obtain"),
     path("api/auth/token/refresh", TokenRefreshView.as_view(), name="token-refresh"),
@@ -21,6 +25,9 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("voiceconfig/", include("voiceconfig.urls")),
     path("voicetwilio/", include("voicetwilio.urls")),
+    # The agent console page (its data comes from the REST API above) and the transfer targets it lists.
+    path("console/", console_page.console_page, name="agent-console"),
+    path("console/agents", console_page.TransferTargetsView.as_view(), name="console-agents"),
 ]
 
 if settings.BENCH_BASELINE_VIEWS:

@@ -1,10 +1,21 @@
 """Django admin for every table, for a contact-centre manager rather than a developer."""
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from . import services, twofactor
+from .admin_display import call_timeline, week_at_a_glance
+from .admin_forms import (
+    BusinessHoursForm,
+    BusinessHoursFormSet,
+    HolidayForm,
+    IvrOptionForm,
+    PhoneLineAdminForm,
+    VoiceAgentAddForm,
+    VoiceConfigAdminForm,
+)
 from .models import (
     AgentStatus,
     BusinessHours,
@@ -19,21 +30,32 @@ from .models import (
     VoiceAgent,
     VoiceConfig,
 )
+from .validators import DTMF_KEYS
 
 
 class BusinessHoursInline(admin.TabularInline):
     model = BusinessHours
+    form = BusinessHoursForm
+    formset = BusinessHoursFormSet
     extra = 0
+    verbose_name = "opening range"
+    verbose_name_plural = "Weekly business hours (no ranges: open around the clock)"
 
 
 class HolidayInline(admin.TabularInline):
     model = Holiday
+    form = HolidayForm
     extra = 0
+    verbose_name_plural = "Holidays (closed all day: the after-hours action applies)"
 
 
 class IvrOptionInline(admin.TabularInline):
     model = IvrOption
+    form = IvrOptionForm
     extra = 0
+    max_num = len(DTMF_KEYS)
+    verbose_name = "menu option"
+    verbose_name_plural = "IVR menu options (read after the IVR prompt; none means no menu)"
 
 
 @admin.register(VoiceConfig)
@@ -50,7 +72,8 @@ class VoiceConfigAdmin(admin.ModelAdmin):
     ]
     list_filter = ["after_hours_action", "voicemail_enabled", "recording_enabled", "time_zone"]
     search_fields = ["name", "greeting_text"]
-    readonly_fields = ["created_at", "updated_at"]
+    form = VoiceConfigAdminForm
+    readonly_fields = ["week", "created_at", "updated_at"]
     inlines = [BusinessHoursInline, HolidayInline, IvrOptionInline]
     fieldsets = [
         (None, {"fields": ["name"]}),
@@ -58,7 +81,10 @@ class VoiceConfigAdmin(admin.ModelAdmin):
         ("IVR menu", {"fields": ["ivr_prompt", "ivr_max_attempts", "ivr_timeout_seconds"]}),
         (
             "Business hours",
-            {"fields": ["time_zone", "after_hours_action", "after_hours_message", "after_hours_forward_to"]},
+            {
+                "fields": ["time_zone", "week", "after_hours_action", "after_hours_message", "after_hours_forward_to"],
+                "description": "The weekly opening ranges and the holidays are edited in the tables that follow.",
+            },
         ),
         (
             "Queue and agents",
@@ -79,6 +105,14 @@ class VoiceConfigAdmin(admin.ModelAdmin):
         ("History", {"fields": ["created_at", "updated_at"]}),
     ]
 
+    class Media:
+        css = {"all": ["voice/admin.css"]}
+        js = ["voice/config_form.js"]
+
+    @admin.display(description="Week at a glance")
+    def week(self, config: VoiceConfig):
+        return week_at_a_glance(config)
+
 
 @admin.register(PhoneLine)
 class PhoneLineAdmin(admin.ModelAdmin):
@@ -86,6 +120,7 @@ class PhoneLineAdmin(admin.ModelAdmin):
     list_filter = ["enabled", "config"]
     search_fields = ["name", "phone_number", "twilio_sid"]
     list_select_related = ["config"]
+    form = PhoneLineAdminForm
     filter_horizontal = ["agents"]
     readonly_fields = ["created_at", "updated_at"]
     actions = ["enable_lines", "disable_lines"]
@@ -120,6 +155,32 @@ class VoiceAgentAdmin(admin.ModelAdmin):
     raw_id_fields = ["user"]
     readonly_fields = ["status_changed_at", "last_heartbeat_at", "last_call_ended_at", "wrap_up_until", "created_at"]
     actions = ["set_unavailable", "set_offline"]
+    add_fieldsets = [
+        ("The agent's login", {"fields": ["username", "password"]}),
+        ("…or an existing user", {"fields": ["user"]}),
+        ("Agent", {"fields": ["display_name", "identity"]}),
+    ]
+
+    def get_fieldsets(self, request, obj=None):
+        return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = VoiceAgentAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def save_model(self, request, obj: VoiceAgent, form, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        data = form.cleaned_data
+        user = data.get("user")
+        if user is None:
+            user = get_user_model().objects.create_user(username=data["username"], password=data["password"])
+        agent = services.agent_create(user=user, identity=data.get("identity") or None, display_name=obj.display_name)
+        # The admin goes on with `obj` (history entry, redirect): make it the agent just created.
+        obj.__dict__.update({key: value for key, value in agent.__dict__.items() if key != "_state"})
+        obj._state.adding = False
 
     @admin.action(description="Set the selected agents unavailable")
     def set_unavailable(self, request, queryset: QuerySet) -> None:
@@ -141,17 +202,32 @@ class VoiceAgentAdmin(admin.ModelAdmin):
         self.message_user(request, f"{changed} agent(s) set {status}.{note}", messages.SUCCESS)
 
 
-class CallLogInline(admin.TabularInline):
-    model = CallLog
-    extra = 0
-    can_delete = False
-    fields = ["created_at", "event", "call_status", "message", "sequence_number"]
-    readonly_fields = fields
-    ordering = ["created_at", "id"]
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
+# The call page groups its fields; any field not named here (a newer one) lands in "More details".
+CALL_FIELD_GROUPS: list[tuple[str | None, list[str], list[str]]] = [
+    (None, ["call_sid", "from_number", "to_number", "direction", "status", "phone_line", "agent", "voicemail"], []),
+    ("Timeline", ["timeline"], []),
+    (
+        "Times and durations",
+        [
+            "started_at",
+            "queued_at",
+            "answered_at",
+            "ended_at",
+            "wait_seconds",
+            "talk_seconds",
+            "hold_seconds",
+            "on_hold",
+            "hold_started_at",
+        ],
+        [],
+    ),
+    ("IVR and recording", ["ivr_attempts", "ivr_choice", "recording_url", "recording_sid", "recording_duration"], []),
+    (
+        "Twilio details",
+        ["conference_name", "conference_sid", "agent_call_sid", "last_sequence_number", "created_at", "updated_at"],
+        ["collapse"],
+    ),
+]
 
 
 @admin.register(Call)
@@ -189,9 +265,29 @@ class CallAdmin(admin.ModelAdmin):
         "talk_seconds",
         "hold_seconds",
         "hold_started_at",
+        "timeline",
     ]
     raw_id_fields = ["agent", "phone_line"]
-    inlines = [CallLogInline]
+
+    class Media:
+        css = {"all": ["voice/admin.css"]}
+
+    @admin.display(description="Timeline")
+    def timeline(self, call: Call):
+        return call_timeline(call)
+
+    def get_fieldsets(self, request, obj=None):
+        fields = list(self.get_fields(request, obj))
+        fieldsets = []
+        for title, names, classes in CALL_FIELD_GROUPS:
+            present = [name for name in names if name in fields]
+            if present:
+                fieldsets.append((title, {"fields": present, "classes": classes}))
+        named = {name for _, names, _ in CALL_FIELD_GROUPS for name in names}
+        rest = [name for name in fields if name not in named]
+        if rest:
+            fieldsets.append(("More details", {"fields": rest, "classes": ["collapse"]}))
+        return fieldsets
 
 
 @admin.register(CallLog)
