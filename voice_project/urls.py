@@ -7,8 +7,8 @@ from voice_project.health import healthz
 from voiceconfig.admin_views import overview as voice_overview
 from voiceconfig.api.auth import TokenObtainView, TokenRefreshView
 from voiceconfig.api.errors import json_not_found, json_server_error
-from voicetwilio import console_page
 from voiceconfig.api.twofactor import TwoFactorConfirmView, TwoFactorEnrolView, TwoFactorVerifyView
+from voicetwilio import console_page
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
