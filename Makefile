@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DJANGO_DEBUG ?= 1
 
-.PHONY: install run test lint check-migrations schema clean npm-install console-assets optional-console-assets
+.PHONY: install run test lint check-migrations schema clean npm-install console-assets optional-console-assets bench bench-smoke soak
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,16 @@ check-migrations: install
 
 schema: install
 	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
+
+# Measured speed and resilience (bench/README.md): gunicorn on PostgreSQL, loopback load, figures vs baselines.
+bench: install
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+bench-smoke: install
+	$(PY) -m bench.run --smoke
+
+soak: install
+	$(PY) -m bench.soak $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 .pytest_cache .ruff_cache static/vendor

@@ -64,3 +64,8 @@ access_log_format = (
     'request_id="%({x-request-id}i)s" twilio="%({i-twilio-idempotency-token}i)s" pid=%(p)s'
 )
 proc_name = "voice"
+
+# gunicorn's runtime control socket (gunicornc) is off unless a path is given: one fixed default path would be
+# shared by every instance on the host, and nothing here needs runtime management beyond signals.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
