@@ -9,6 +9,7 @@ from voiceconfig.api.auth import TokenObtainView, TokenRefreshView
 from voiceconfig.api.errors import json_not_found, json_server_error
 from voiceconfig.api.twofactor import TwoFactorConfirmView, TwoFactorEnrolView, TwoFactorVerifyView
 from voicetwilio import console_page
+from voicetwilio.console_views import PhoneNumberSearchView
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -23,6 +24,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # Twilio's numbers for sale (decision 11): voiceconfig's path, served by voicetwilio (the only app that talks
+    # to Twilio), declared before the voiceconfig include so voiceconfig never imports voicetwilio.
+    path("voiceconfig/phonenumbers", PhoneNumberSearchView.as_view(), name="phonenumber-search"),
     path("voiceconfig/", include("voiceconfig.urls")),
     path("voicetwilio/", include("voicetwilio.urls")),
     # The agent console page (its data comes from the REST API above) and the transfer targets it lists.
