@@ -371,6 +371,7 @@ class StatusResult:
     ended: bool = False
     # Agent legs still ringing for a call that has ended: cancel them (the caller is gone).
     legs_to_cancel: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 @transaction.atomic
@@ -402,6 +403,13 @@ def call_apply_status(
             message="Status callback for a call we never saw.",
         )
         return StatusResult(call=None)
+    result = StatusResult(call=call)
+    fields: set[str] = set()
+    if status in STATUS_RANK:
+        fields = _advance_status(
+            call=call, status=status, sequence_number=sequence_number, moment=timestamp, result=result
+        )
+    # Logged after deciding, so the row says what the event did; a duplicate inserts nothing.
     call_log_add(
         call=call,
         call_sid=call_sid,
@@ -410,10 +418,16 @@ def call_apply_status(
         call_status=status,
         data=data,
         sequence_number=sequence_number,
+        message=" ".join(result.notes),
     )
-    if status not in STATUS_RANK:
-        return StatusResult(call=call)
-    moment = timestamp or timezone.now()
+    if fields:
+        call.save(update_fields=[*fields, "updated_at"])
+    return result
+
+
+def _advance_status(
+    *, call: Call, status: str, sequence_number: int | None, moment: datetime | None, result: StatusResult
+) -> set[str]:
     fields: set[str] = set()
     stale = (
         sequence_number is not None
@@ -423,20 +437,18 @@ def call_apply_status(
     if sequence_number is not None and (call.last_sequence_number or -1) < sequence_number:
         call.last_sequence_number = sequence_number
         fields.add("last_sequence_number")
-    result = StatusResult(call=call)
-    if not stale and STATUS_RANK[status] > STATUS_RANK.get(call.status, 0):
-        call.status = status
-        fields.add("status")
-        result.changed = True
-        if is_terminal(status):
-            call.ended_at = moment
-            fields |= {"ended_at", "wait_seconds", "talk_seconds"}
-            result.ended = True
-            fields |= _finish(call=call, result=result)
-            _recompute_durations(call)
-    if fields:
-        call.save(update_fields=[*fields, "updated_at"])
-    return result
+    if stale or STATUS_RANK[status] <= STATUS_RANK.get(call.status, 0):
+        result.notes.append(f"Ignored: the call is already {call.status}.")
+        return fields
+    call.status = status
+    fields.add("status")
+    result.changed = True
+    if is_terminal(status):
+        call.ended_at = moment or timezone.now()
+        result.ended = True
+        fields |= {"ended_at", "wait_seconds", "talk_seconds"} | _finish(call=call, result=result)
+        _recompute_durations(call)
+    return fields
 
 
 def _finish(*, call: Call, result: StatusResult) -> set[str]:
@@ -446,11 +458,13 @@ def _finish(*, call: Call, result: StatusResult) -> set[str]:
     if call.stage in (CallStage.QUEUED, CallStage.NEW, CallStage.IVR) and call.answered_at is None:
         call.stage = CallStage.ABANDONED
         fields.add("stage")
+        result.notes.append("The caller hung up before reaching an agent.")
     if call.agent_id is None:
         return fields
     if call.answered_at is not None:
         # Talked: the agent wraps up for the config's time, then counts as available again.
         _start_wrap_up(agent_id=call.agent_id, call=call, now=now)
+        result.notes.append("The agent wraps up.")
     else:
         # Still ringing when the caller hung up: nothing to wrap up, the agent is free at once.
         VoiceAgent.objects.filter(pk=call.agent_id, status=AgentStatus.RINGING).update(
@@ -458,14 +472,7 @@ def _finish(*, call: Call, result: StatusResult) -> set[str]:
         )
         if call.agent_call_sid:
             result.legs_to_cancel.append(call.agent_call_sid)
-        call_log_add(
-            call=call,
-            call_sid=call.call_sid,
-            event=CallEvent.ROUTING,
-            dedupe_key="released-on-end",
-            message="The caller hung up before the agent answered.",
-            data={"agent": call.agent_id, "released": True},
-        )
+        result.notes.append(f"Agent {call.agent_id} released: the caller hung up before they answered.")
         call.agent, call.agent_call_sid = None, ""
         fields |= {"agent", "agent_call_sid"}
     return fields
@@ -495,6 +502,7 @@ class LegResult:
     retry_excluding: int | None = None
     # The leg answered a call whose caller is gone: hang it up.
     hang_up_leg: str = ""
+    notes: list[str] = field(default_factory=list)
 
 
 @transaction.atomic
@@ -533,10 +541,13 @@ def call_apply_leg_event(
             message=f"Leg {leg_sid} reported on a call we never saw.",
         )
         return LegResult(call=None)
-    seen = CallLog.objects.filter(call_sid=call_sid, dedupe_key__startswith=leg_key).values_list(
-        "call_status", flat=True
-    )
-    best_before = max((STATUS_RANK.get(s, 0) for s in seen), default=-1)
+    result = LegResult(call=call)
+    fields: set[str] = set()
+    if status in STATUS_RANK:
+        fields = _advance_leg(
+            call=call, leg_sid=leg_sid, agent_id=agent_id, status=status, moment=timestamp, result=result
+        )
+    # One row per distinct event of the leg, saying what it did; a duplicate inserts nothing.
     call_log_add(
         call=call,
         call_sid=call_sid,
@@ -545,12 +556,18 @@ def call_apply_leg_event(
         call_status=status,
         data={**(data or {}), "leg": leg_sid, "agent": agent_id},
         sequence_number=sequence_number,
+        message=" ".join(result.notes),
     )
-    result = LegResult(call=call)
-    if status not in STATUS_RANK:
-        return result
+    if fields:
+        _recompute_durations(call)
+        call.save(update_fields=[*fields, "wait_seconds", "talk_seconds", "updated_at"])
+    return result
+
+
+def _advance_leg(
+    *, call: Call, leg_sid: str, agent_id: int | None, status: str, moment: datetime | None, result: LegResult
+) -> set[str]:
     now = timezone.now()
-    moment = timestamp or now
     current = call.agent_call_sid == leg_sid or (
         not call.agent_call_sid and agent_id is not None and call.agent_id == agent_id
     )
@@ -558,32 +575,25 @@ def call_apply_leg_event(
     if current and not call.agent_call_sid:
         call.agent_call_sid = leg_sid
         fields.add("agent_call_sid")
-
     late_answer = agent_id is not None and call.agent_id is None and is_terminal(call.status)
     if status == CallStatus.IN_PROGRESS and (current or late_answer):
-        fields |= _leg_answered(call=call, agent_id=agent_id, leg_sid=leg_sid, moment=moment, now=now, result=result)
-    elif status in UNANSWERED and current and STATUS_RANK[status] > best_before and call.answered_at is None:
-        agent = call.agent
-        call.agent, call.agent_call_sid = None, ""
-        fields |= {"agent", "agent_call_sid"}
-        if agent is not None:
-            VoiceAgent.objects.filter(pk=agent.pk, status=AgentStatus.RINGING).update(
+        return fields | _leg_answered(
+            call=call, agent_id=agent_id, leg_sid=leg_sid, moment=moment or now, now=now, result=result
+        )
+    if status in UNANSWERED and current and call.answered_at is None:
+        # Rang out (the ring timeout), busy, failed or cancelled: free the agent, ring the next one.
+        if call.agent_id is not None:
+            VoiceAgent.objects.filter(pk=call.agent_id, status=AgentStatus.RINGING).update(
                 status=AgentStatus.AVAILABLE, status_changed_at=now, last_call_ended_at=now
             )
-            call_log_add(
-                call=call,
-                call_sid=call_sid,
-                event=CallEvent.ROUTING,
-                dedupe_key=f"{leg_key}released",
-                message=f"Agent {agent} did not answer ({status}); trying the next agent.",
-                data={"agent": agent.pk, "released": True},
-            )
+            result.notes.append(f"Agent {call.agent_id} did not answer ({status}) and is released.")
             if not is_terminal(call.status):
-                result.retry_excluding = agent.pk
-    if fields:
-        _recompute_durations(call)
-        call.save(update_fields=[*fields, "wait_seconds", "talk_seconds", "updated_at"])
-    return result
+                result.retry_excluding = call.agent_id
+        call.agent, call.agent_call_sid = None, ""
+        fields |= {"agent", "agent_call_sid"}
+    elif not current:
+        result.notes.append("Not the call's current agent leg: logged only.")
+    return fields
 
 
 def _leg_answered(

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from voiceconfig import calls as call_services
-from voiceconfig.models import Call, CallEvent, PhoneLine, VoiceAgent
+from voiceconfig.models import Call, PhoneLine, VoiceAgent
 
 from . import gateway
 from .links import webhook_url
@@ -110,5 +110,5 @@ def hang_up_quietly(*, call_sid: str, why: str) -> None:
     try:
         gateway.end_call(call_sid=call_sid)
     except gateway.GatewayError as exc:
+        # Usually the leg had already ended on its own; nothing on the call depends on this.
         logger.warning("could not hang up %s (%s): %s", call_sid, why, exc.message)
-        call_services.call_log_add(call_sid=call_sid, event=CallEvent.NOTE, message=f"Hang-up failed: {exc.message}")
