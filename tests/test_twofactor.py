@@ -21,6 +21,12 @@ SECRET = pyotp.random_base32()
 VERIFY = "/api/auth/2fa/verify"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Every login here checks a password; the production hasher's deliberate slowness only slows the suite.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def code_at(secret: str = SECRET, steps_from_now: int = 0) -> str:
     return pyotp.TOTP(secret).at(time.time() + 30 * steps_from_now)
 
@@ -94,6 +100,7 @@ def test_right_code_answers_the_jwt_a_refresh_token_and_the_verified_token(devic
     assert response.status_code == 200, response.content
     body = response.json()
     assert set(body) == {"jwtToken", "refreshToken", "Verifiedtoken"}
+    assert response["Cache-Control"] == "no-store"
     verified = twofactor.verified_token_read(body["Verifiedtoken"])
     assert verified["sub"] == str(agent.user.pk) and abs(verified["verifiedAt"] - time.time()) < 5
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {body['jwtToken']}")

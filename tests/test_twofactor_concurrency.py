@@ -44,6 +44,11 @@ def server_url():
     server.stop()
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def device(agent) -> TwoFactorDevice:
     return TwoFactorDevice.objects.create(user=agent.user, secret=SECRET, enabled=True, confirmed_at=timezone.now())

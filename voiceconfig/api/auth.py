@@ -14,7 +14,7 @@ from rest_framework_simplejwt.serializers import TokenObtainSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from .. import twofactor
-from .twofactor import TRUSTED_DEVICE_COOKIE, forget_trusted_device_cookie
+from .twofactor import TRUSTED_DEVICE_COOKIE, forget_trusted_device_cookie, no_store
 
 
 class PasswordSerializer(TokenObtainSerializer):
@@ -61,7 +61,7 @@ class TokenObtainView(jwt_views.TokenObtainPairView):
             response = Response(body)
         if step.trusted_cookie_rejected:
             forget_trusted_device_cookie(response)
-        return response
+        return no_store(response)
 
 
 class TokenRefreshView(jwt_views.TokenRefreshView):

@@ -70,6 +70,12 @@ def _user_agent(request: HttpRequest) -> str:
     return request.META.get("HTTP_USER_AGENT", "")[:200]
 
 
+def no_store(response: Response) -> Response:
+    # Tokens, secrets and backup codes must not be kept by any cache on the way (RFC 6749 section 5.1).
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 def failure_response(exc: twofactor.TwoFactorError) -> Response:
     body = {"error": exc.error, "message": exc.message}
     if exc.retry_remaining is not None:
@@ -154,7 +160,7 @@ class TwoFactorVerifyView(APIView):
         }
         if result.backup_codes:
             body["backupCodes"] = result.backup_codes
-        response = Response(body)
+        response = no_store(Response(body))
         if params["isSetCookie"]:
             set_access_cookie(response, result.tokens.access)
         if params["isSKip2fa"]:
@@ -196,7 +202,7 @@ class TwoFactorEnrolView(APIView):
             enrolment = twofactor.two_factor_enrol(user=request.user)
         except StateConflict as exc:
             raise Conflict(str(exc)) from exc
-        return Response({"secretKey": enrolment.secret_key, "otpauthUri": enrolment.otpauth_uri})
+        return no_store(Response({"secretKey": enrolment.secret_key, "otpauthUri": enrolment.otpauth_uri}))
 
 
 class TwoFactorConfirmView(APIView):
@@ -230,7 +236,7 @@ class TwoFactorConfirmView(APIView):
             raise Conflict(str(exc)) from exc
         except twofactor.TwoFactorError as exc:
             return failure_response(exc)
-        return Response({"enabled": True, "backupCodes": codes})
+        return no_store(Response({"enabled": True, "backupCodes": codes}))
 
 
 class CookieJWTScheme(OpenApiAuthenticationExtension):
