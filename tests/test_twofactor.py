@@ -342,7 +342,9 @@ def test_staff_required_two_factor_is_set_up_during_login_with_the_secret_key(ag
     without_key = verify(APIClient(), first["preLoginToken"], code_at(secret))
     assert without_key.json()["error"] == "Code verify failed"
 
-    response = verify(APIClient(), first["preLoginToken"], code_at(secret), secretKey=secret)
+    # As an app shows it: lower case, in groups of four.
+    typed = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)).lower()
+    response = verify(APIClient(), first["preLoginToken"], code_at(secret), secretKey=typed)
     assert response.status_code == 200
     assert len(response.json()["backupCodes"]) == 10
     assert TwoFactorDevice.objects.get().enabled

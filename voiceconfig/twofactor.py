@@ -329,7 +329,9 @@ def login_verify(*, prelogin_token: str, code: str, secret_key: str = "", now: d
     """The second login step. Raises TwoFactorError with one of the four spec errors."""
     now = _now(now)
     claims = _prelogin_decode(prelogin_token, now)
-    outcome = _verify_and_count(claims=claims, code=_normalise_code(code), secret_key=secret_key.strip(), now=now)
+    outcome = _verify_and_count(
+        claims=claims, code=_normalise_code(code), secret_key="".join(secret_key.split()).upper(), now=now
+    )
     # Raised only here, after the transaction committed: a failure must still count.
     if isinstance(outcome, TwoFactorError):
         raise outcome
@@ -366,7 +368,7 @@ def _verify_and_count(*, claims: dict, code: str, secret_key: str, now: datetime
     step = None
     if enrolling:
         # Setting up during login: the code must come from the secret this login handed out (`secretKey`).
-        if secret_key and constant_time_compare(secret_key.upper(), device.secret):
+        if secret_key and constant_time_compare(secret_key, device.secret):
             step = _totp_step(device.secret, code, now)
             method = "totp" if step is not None else ""
     else:
@@ -395,7 +397,7 @@ def _verify_and_count(*, claims: dict, code: str, secret_key: str, now: datetime
             return TwoFactorError(
                 RETRIES_EXCEEDED, f"{ATTEMPTS_PER_LOGIN} wrong codes for this login; sign in again.", 0
             )
-        if enrolling and not (secret_key and constant_time_compare(secret_key.upper(), device.secret)):
+        if enrolling and not (secret_key and constant_time_compare(secret_key, device.secret)):
             message = "Send the secretKey this login gave you together with a code from the app."
         else:
             message = "The code is wrong or was already used."
