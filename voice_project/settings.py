@@ -115,6 +115,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "voiceconfig",
     "voicetwilio",
+    # Management commands only (twilio_emulator, simulate_call): a local Twilio for development and tests.
+    "twilio_emulator",
 ]
 
 MIDDLEWARE = [
