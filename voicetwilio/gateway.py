@@ -86,6 +86,22 @@ def client() -> Client:
     return _client_for(account_sid, username, password, settings.TWILIO_API_BASE_URL, settings.TWILIO_HTTP_TIMEOUT)
 
 
+def _as_rest_exception(exc: TwilioException) -> TwilioException:
+    """twilio-python reports a failed list page as TwilioException("Unable to fetch page", response): read it."""
+    response = exc.args[1] if len(exc.args) > 1 else None
+    status = getattr(response, "status_code", None)
+    if status is None:
+        return exc
+    message, code = str(exc.args[0]), status
+    try:
+        payload = json.loads(response.text)
+        message = f"{message}: {payload['message']}" if payload.get("message") else message
+        code = payload.get("code") or status
+    except (ValueError, AttributeError, TypeError):
+        pass
+    return TwilioRestException(status, "", msg=message, code=code)
+
+
 class _translate_errors:
     """Context manager: any Twilio or network failure inside becomes a GatewayError naming the action."""
 
@@ -98,6 +114,8 @@ class _translate_errors:
     def __exit__(self, exc_type, exc, tb):
         if exc is None or isinstance(exc, GatewayError):
             return False
+        if isinstance(exc, TwilioException) and not isinstance(exc, TwilioRestException):
+            exc = _as_rest_exception(exc)
         if isinstance(exc, TwilioRestException):
             # twilio-python puts the HTTP status in `code` when the body carried no Twilio error code.
             code = exc.code if exc.code and exc.code != exc.status else None
@@ -257,8 +275,8 @@ def search_available_numbers(
             kwargs["contains"] = contains
         try:
             numbers = list(listing.page(**kwargs))
-        except TwilioRestException as exc:
-            if exc.status == 404:
+        except TwilioException as exc:
+            if getattr(_as_rest_exception(exc), "status", None) == 404:
                 return []
             raise
     return [

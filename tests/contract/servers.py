@@ -187,19 +187,30 @@ class RecordingProxy(_Server):
 
 @dataclass
 class Fault:
-    """How the faulty server answers: a status and a JSON body, after an optional delay."""
+    """How the faulty server answers: a status and a body (JSON, or text as is), after an optional delay."""
 
     status: int = 500
     body: dict | str | None = None
     delay: float = 0.0
 
 
+def _twilio_like_success(method: str, path: str) -> Fault:
+    if method == "POST" and path.endswith("/Participants.json"):
+        return Fault(201, {"call_sid": "CA" + "e" * 32, "conference_sid": "CF" + "c" * 32, "label": None})
+    if method == "DELETE":
+        return Fault(204, "")
+    return Fault(200, {})
+
+
 class FaultyTwilio(_Server):
-    """Answers every request with the configured fault; counts requests so tests see one was made."""
+    """A stand-in for api.twilio.com that fails the requests matching a rule and answers the rest like Twilio.
+
+    `rules` are (method, path fragment, Fault); the first match wins. Every request is kept in `hits`.
+    """
 
     def __init__(self):
-        self.fault = Fault()
-        self.hits: list[str] = []
+        self.rules: list[tuple[str, str, Fault]] = []
+        self.hits: list[tuple[str, str, dict[str, list[str]]]] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -207,25 +218,31 @@ class FaultyTwilio(_Server):
                 pass
 
             def _answer(self) -> None:
-                outer.hits.append(f"{self.command} {self.path}")
                 length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-                fault = outer.fault
+                body = self.rfile.read(length).decode() if length else ""
+                path = urlsplit(self.path).path
+                outer.hits.append((self.command, path, parse_qs(body, keep_blank_values=True)))
+                fault = next(
+                    (f for method, fragment, f in outer.rules if method == self.command and fragment in path),
+                    None,
+                ) or _twilio_like_success(self.command, path)
                 if fault.delay:
                     time.sleep(fault.delay)
-                body = fault.body if isinstance(fault.body, str) else json.dumps(fault.body or {})
-                content = body.encode()
+                text = fault.body if isinstance(fault.body, str) else json.dumps(fault.body or {})
+                content = text.encode()
                 try:
                     self.send_response(fault.status)
-                    ctype = "application/json" if not isinstance(fault.body, str) else "text/html"
-                    self.send_header("Content-Type", ctype)
+                    json_body = not isinstance(fault.body, str)
+                    self.send_header("Content-Type", "application/json" if json_body else "text/html")
                     self.send_header("Content-Length", str(len(content)))
                     self.end_headers()
                     self.wfile.write(content)
                 except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout test): nothing to answer
+                    pass  # the client gave up (the timeout test): nobody to answer
 
             do_GET = do_POST = do_DELETE = _answer
 
         super().__init__(Handler)
+
+    def fail(self, method: str, fragment: str, fault: Fault) -> None:
+        self.rules.append((method, fragment, fault))
