@@ -13,7 +13,8 @@ def assert_accepted(mock) -> None:
 
 def test_hold_and_resume_send_exactly_what_twilio_documents(agent_client, agent, line, twilio_mock):
     call = connected_call(agent=agent, line=line)
-    participant = f"/2010-04-01/Accounts/{settings.TWILIO_ACCOUNT_SID}/Conferences/{CONFERENCE_SID}/Participants/{call.call_sid}.json"
+    conference = f"/2010-04-01/Accounts/{settings.TWILIO_ACCOUNT_SID}/Conferences/{CONFERENCE_SID}"
+    participant = f"{conference}/Participants/{call.call_sid}.json"
 
     assert agent_client.post(f"/voicetwilio/calls/{call.pk}:onhold").status_code == 200
     assert agent_client.post(f"/voicetwilio/calls/{call.call_sid}:resume").status_code == 200
