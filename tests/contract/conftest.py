@@ -3,6 +3,8 @@
 Skipped, with the reason, only when the Node tools are not installed (`npm ci` installs them; `.ci/run` does).
 """
 
+import os
+
 import pytest
 from django.test import override_settings
 
@@ -15,6 +17,8 @@ def pytest_collection_modifyitems(config, items):
     if PRISM.exists():
         return
     reason = f"Prism is not installed ({PRISM} missing): run `npm ci` in the repository to run the contract tests"
+    if os.environ.get("REQUIRE_TWILIO_CONTRACT"):
+        raise pytest.UsageError(f"REQUIRE_TWILIO_CONTRACT is set but {reason}")
     for item in items:
         if "tests/contract/" in str(item.fspath).replace("\\", "/"):
             item.add_marker(pytest.mark.skip(reason=reason))
