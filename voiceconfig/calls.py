@@ -18,7 +18,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import (
@@ -90,19 +91,22 @@ def call_start(
 ) -> tuple[Call, bool]:
     """The call Twilio announced on the voice webhook; the same CallSid again returns the stored call."""
     status = status if status in STATUS_RANK else CallStatus.RINGING
-    call, created = Call.objects.get_or_create(
-        call_sid=call_sid,
-        defaults={
-            "from_number": from_number[:200],
-            "to_number": to_number[:200],
-            "phone_line": line,
-            "status": status,
-            "stage": stage,
-            "started_at": timezone.now(),
-            "conference_name": conference_name_for(call_sid),
-        },
-    )
-    return call, created
+    # Insert first: a new call is the common case, so it costs one statement; Twilio asking twice costs two.
+    try:
+        with transaction.atomic():
+            call = Call.objects.create(
+                call_sid=call_sid,
+                from_number=from_number[:200],
+                to_number=to_number[:200],
+                phone_line=line,
+                status=status,
+                stage=stage,
+                started_at=timezone.now(),
+                conference_name=conference_name_for(call_sid),
+            )
+        return call, True
+    except IntegrityError:
+        return Call.objects.select_related("phone_line__config").get(call_sid=call_sid), False
 
 
 def conference_name_for(call_sid: str) -> str:
@@ -130,8 +134,9 @@ def call_count_ivr_prompt(*, call: Call) -> int:
 def call_enqueue(*, call: Call) -> None:
     """The caller starts waiting for an agent (keeps the first queued_at if the call was queued before)."""
     now = timezone.now()
-    Call.objects.filter(pk=call.pk, queued_at__isnull=True).update(queued_at=now)
-    Call.objects.filter(pk=call.pk).update(stage=CallStage.QUEUED, updated_at=now)
+    Call.objects.filter(pk=call.pk).update(
+        stage=CallStage.QUEUED, queued_at=Coalesce("queued_at", Value(now)), updated_at=now
+    )
     call.stage = CallStage.QUEUED
     call.queued_at = call.queued_at or now
 
@@ -484,12 +489,16 @@ def _start_wrap_up(
     """The agent's call ended: wrap-up for the config's time (an agent who went unavailable stays so)."""
     config = call.phone_line.config if call.phone_line_id else None
     wrap_up_seconds = config.wrap_up_seconds if config else 0
-    VoiceAgent.objects.filter(pk=agent_id, status__in=list(from_statuses)).update(
-        status=AgentStatus.WRAP_UP,
-        status_changed_at=now,
-        wrap_up_until=now + timedelta(seconds=wrap_up_seconds),
+    wraps_up = Q(status__in=list(from_statuses))
+    # One statement: the end time always, the wrap-up only for an agent still on the call.
+    VoiceAgent.objects.filter(pk=agent_id).update(
+        last_call_ended_at=now,
+        status=Case(When(wraps_up, then=Value(AgentStatus.WRAP_UP)), default=F("status")),
+        status_changed_at=Case(When(wraps_up, then=Value(now)), default=F("status_changed_at")),
+        wrap_up_until=Case(
+            When(wraps_up, then=Value(now + timedelta(seconds=wrap_up_seconds))), default=F("wrap_up_until")
+        ),
     )
-    VoiceAgent.objects.filter(pk=agent_id).update(last_call_ended_at=now)
 
 
 # --- call-progress events of the agent's (or a transferee's) leg -------------------------------------------
@@ -526,7 +535,7 @@ def call_apply_leg_event(
     seq_part = "" if sequence_number is None else f":{sequence_number}"
     call = (
         Call.objects.select_for_update(of=("self",))
-        .select_related("phone_line__config", "agent")
+        .select_related("phone_line__config")
         .filter(call_sid=call_sid)
         .first()
     )

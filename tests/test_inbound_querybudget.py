@@ -1,0 +1,97 @@
+"""Query budgets of the hot webhooks: every incoming call and every status callback pays these, at any scale.
+
+Counted: SQL statements that read or write tables. SAVEPOINT/RELEASE are left out: in a test they stand in for
+the BEGIN/COMMIT that a real request's transactions issue (which Django does not report either).
+"""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from voiceconfig.models import Call, VoiceAgent
+
+pytestmark = pytest.mark.django_db
+
+
+class Statements(CaptureQueriesContext):
+    def __init__(self):
+        super().__init__(connection)
+
+    @property
+    def count(self) -> int:
+        return len([q for q in self.captured_queries if not q["sql"].upper().startswith(("SAVEPOINT", "RELEASE"))])
+
+    def __str__(self) -> str:
+        return "\n".join(q["sql"][:150] for q in self.captured_queries)
+
+
+def crowd(twilio, online_agent, *, agents: int, waiting: int) -> None:
+    """A busy centre: `agents` agents on calls, `waiting` callers queued."""
+    for n in range(agents):
+        online_agent(f"busy{n}")
+    for _ in range(agents + waiting):
+        twilio.incoming()
+
+
+@pytest.mark.parametrize("agents, waiting", [(0, 0), (20, 50)])
+def test_an_incoming_call_rung_to_an_agent_costs_12_statements(
+    twilio, line, online_agent, twilio_gateway, agents, waiting
+):
+    crowd(twilio, online_agent, agents=agents, waiting=waiting)
+    online_agent("free")  # goes to the longest-waiting caller: the same work whoever that is
+    with Statements() as statements:
+        twilio.incoming()
+    # line+config, insert call, business hours, holidays, IVR options, enqueue, lock agent, lock oldest caller,
+    # assign call, agent ringing, routing log, store the agent's leg
+    assert statements.count == 12, statements
+
+
+@pytest.mark.parametrize("agents, waiting", [(0, 0), (20, 50)])
+def test_an_incoming_call_that_must_wait_costs_7_statements(
+    twilio, line, online_agent, twilio_gateway, agents, waiting
+):
+    crowd(twilio, online_agent, agents=agents, waiting=waiting)
+    with Statements() as statements:
+        twilio.incoming()
+    # line+config, insert call, business hours, holidays, IVR options, enqueue, look for a free agent
+    assert statements.count == 7, statements
+
+
+def test_a_status_callback_that_ends_a_call_costs_4_statements(twilio, line, online_agent, twilio_gateway):
+    online_agent("alice")
+    twilio.incoming(call_sid="CA" + "1" * 32)
+    call = Call.objects.select_related("agent").get()
+    twilio.leg(call.call_sid, call.agent_call_sid, "in-progress", agent=call.agent, seq=2)
+    with Statements() as statements:
+        twilio.status(call.call_sid, "completed", seq=3)
+    # lock the call, agent to wrap-up, log the event, update the call
+    assert statements.count == 4, statements
+    assert VoiceAgent.objects.get().status == "wrap_up"
+
+
+def test_a_duplicate_status_callback_costs_2_statements(twilio, line, twilio_gateway):
+    twilio.incoming(call_sid="CA" + "1" * 32)
+    twilio.status("CA" + "1" * 32, "completed", seq=3)
+    with Statements() as statements:
+        twilio.status("CA" + "1" * 32, "completed", seq=3)
+    # lock the call, the log insert that the dedupe constraint turns into nothing
+    assert statements.count == 2, statements
+
+
+def test_an_agent_answering_costs_4_statements(twilio, line, online_agent, twilio_gateway):
+    alice = online_agent("alice")
+    twilio.incoming(call_sid="CA" + "1" * 32)
+    call = Call.objects.get()
+    with Statements() as statements:
+        twilio.leg(call.call_sid, call.agent_call_sid, "in-progress", agent=alice, seq=2)
+    # lock the call, agent in call, log the event, update the call
+    assert statements.count == 4, statements
+
+
+def test_a_hold_music_fetch_of_a_waiting_caller_costs_3_statements(twilio, line, online_agent, twilio_gateway):
+    crowd(twilio, online_agent, agents=5, waiting=20)
+    waiting = Call.objects.filter(agent__isnull=True).first()
+    with Statements() as statements:
+        twilio.queue_wait(waiting.call_sid)
+    # read the call, look for a free agent, check the maximum wait
+    assert statements.count == 3, statements
