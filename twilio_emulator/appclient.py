@@ -28,6 +28,8 @@ class AppClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
+        # Logging in hashes a password (slow on purpose): one token per user for this client's life.
+        self._tokens: dict[tuple[str, str], str] = {}
 
     def request(
         self, method: str, path: str, *, token: str = "", json: Any = None, params: dict | None = None
@@ -49,10 +51,17 @@ class AppClient:
 
     def login(self, username: str, password: str) -> str:
         """A JWT access token for this user (POST /api/auth/token), as the console's login does."""
+        if (username, password) in self._tokens:
+            return self._tokens[username, password]
         reply = self.request("POST", "/api/auth/token", json={"username": username, "password": password})
         if not reply.ok or not isinstance(reply.data, dict) or "access" not in reply.data:
             raise AppApiError(f"login as {username} failed: HTTP {reply.status} {reply.data}", status=reply.status)
+        self._tokens[username, password] = reply.data["access"]
         return reply.data["access"]
+
+    def forget(self, username: str, password: str) -> None:
+        """Drop a cached token (it expired)."""
+        self._tokens.pop((username, password), None)
 
     def get_all(self, path: str, *, token: str, params: dict | None = None) -> list[dict]:
         """Every row of a paginated list ({count, next, previous, results})."""

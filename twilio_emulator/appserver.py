@@ -13,9 +13,9 @@ import requests
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def free_port(first: int = 0, last: int = 0) -> int:
-    """A port nobody listens on: any (first=0), or the first free one in [first, last]."""
-    candidates = range(first, last + 1) if first else [0]
+def free_port(first: int = 0, last: int = 0, *, exclude: tuple[int, ...] = ()) -> int:
+    """A port nobody listens on: any (first=0), or the first free one in [first, last] not in `exclude`."""
+    candidates = [port for port in range(first, last + 1) if port not in exclude] if first else [0]
     for port in candidates:
         with socket.socket() as sock:
             try:
@@ -80,7 +80,8 @@ class AppServer:
         if self.process is None or self.process.poll() is not None:
             return
         try:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            # SIGQUIT: gunicorn's quick shutdown (nothing here needs its graceful wait for keep-alive clients).
+            os.killpg(self.process.pid, signal.SIGQUIT)
             self.process.wait(15)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)

@@ -139,7 +139,12 @@ class Console:
         return self._agent_id
 
     def post(self, path: str, body: dict | None = None):
-        return self.app.request("POST", path, token=self.token(), json=body or {})
+        reply = self.app.request("POST", path, token=self.token(), json=body or {})
+        if reply.status == 401:  # the cached token expired: log in again, once
+            self.app.forget(self.username, self.password)
+            self._token = ""
+            reply = self.app.request("POST", path, token=self.token(), json=body or {})
+        return reply
 
 
 class Person(Party):

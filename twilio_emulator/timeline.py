@@ -27,12 +27,13 @@ class Timeline:
 
     def __init__(self, now: Callable[[], float]):
         self._now = now
+        self.origin = 0.0  # entries are timed from here: the start of the current scenario
         self._lock = threading.Lock()
         self.entries: list[Entry] = []
         self.listeners: list[Callable[[Entry], None]] = []
 
     def add(self, who: str, kind: str, text: str, **data: Any) -> Entry:
-        entry = Entry(t=self._now(), who=who, kind=kind, text=text, data=data)
+        entry = Entry(t=self._now() - self.origin, who=who, kind=kind, text=text, data=data)
         with self._lock:
             self.entries.append(entry)
             listeners = list(self.listeners)
@@ -52,5 +53,7 @@ class Timeline:
             return "\n".join(entry.render(verbose=verbose) for entry in self.entries)
 
     def clear(self) -> None:
+        """Start a new story: no entries, and times counted from now."""
         with self._lock:
             self.entries.clear()
+            self.origin = self._now()
