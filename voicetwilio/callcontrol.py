@@ -428,7 +428,12 @@ def agent_leg_left(*, call_sid: str, leg_sid: str, agent_id: int) -> bool:
     is no longer the current one), or left the caller with an outside number they brought in (the call then
     has no agent of ours). Any other leg changes nothing. Returns whether anything changed.
     """
-    call = Call.objects.select_for_update().select_related("phone_line__config").filter(call_sid=call_sid).first()
+    call = (
+        Call.objects.select_for_update(of=("self",))
+        .select_related("phone_line__config")
+        .filter(call_sid=call_sid)
+        .first()
+    )
     if call is None or not call.is_active:
         return False
     current = call.agent_id == agent_id and call.agent_call_sid == leg_sid
