@@ -214,7 +214,8 @@ def call_transfer(
         new_leg = _move_legs_at_twilio(
             call=call, destination=destination, from_leg=from_leg, cold=cold, request=request
         )
-    except gateway.GatewayError:
+    except Exception:
+        # Twilio refused (or anything else went wrong): nobody must stay reserved for a transfer that failed.
         if before is not None:
             _undo_reservation(call=call, destination=destination, before=before)
         raise
