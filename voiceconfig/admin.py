@@ -2,6 +2,7 @@
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.db import models
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -73,6 +74,7 @@ class VoiceConfigAdmin(admin.ModelAdmin):
     list_filter = ["after_hours_action", "voicemail_enabled", "recording_enabled", "time_zone"]
     search_fields = ["name", "greeting_text"]
     form = VoiceConfigAdminForm
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     readonly_fields = ["week", "created_at", "updated_at"]
     inlines = [BusinessHoursInline, HolidayInline, IvrOptionInline]
     fieldsets = [
@@ -177,7 +179,9 @@ class VoiceAgentAdmin(admin.ModelAdmin):
         user = data.get("user")
         if user is None:
             user = get_user_model().objects.create_user(username=data["username"], password=data["password"])
-        agent = services.agent_create(user=user, identity=data.get("identity") or None, display_name=obj.display_name)
+        agent = services.agent_create(
+            user=user, identity=data.get("identity") or None, display_name=data.get("display_name") or ""
+        )
         # The admin goes on with `obj` (history entry, redirect): make it the agent just created.
         obj.__dict__.update({key: value for key, value in agent.__dict__.items() if key != "_state"})
         obj._state.adding = False

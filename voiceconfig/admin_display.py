@@ -14,7 +14,7 @@ TIMELINE_DATA_KEYS = ("Digits", "SpeechResult", "to", "agent", "reason", "CallSt
 def week_at_a_glance(config: VoiceConfig) -> SafeString:
     """Each weekday and its opening ranges, as stored (the form below edits them)."""
     if config.pk is None:
-        return format_html("<span class='voice-muted'>{}</span>", "Save the config to see its week.")
+        return format_html('<span class="voice-muted">{}</span>', "Save the config to see its week.")
     ranges: dict[int, list[str]] = {day.value: [] for day in Weekday}
     for hours in config.business_hours.all():
         overnight = " (overnight)" if hours.closes_at < hours.opens_at else ""
@@ -27,13 +27,13 @@ def week_at_a_glance(config: VoiceConfig) -> SafeString:
         return format_html("<span>{}.</span>", note)
     rows = format_html_join(
         "",
-        "<tr><th scope='row'>{}</th><td class='{}'>{}</td></tr>",
+        '<tr><th scope="row">{}</th><td class="{}">{}</td></tr>',
         (
             (day.label, "" if ranges[day.value] else "voice-closed", ", ".join(ranges[day.value]) or "closed")
             for day in Weekday
         ),
     )
-    return format_html("<table class='voice-week'><tbody>{}</tbody></table>", rows)
+    return format_html('<table class="voice-week"><tbody>{}</tbody></table>', rows)
 
 
 def _log_detail(log: CallLog) -> str:
@@ -47,22 +47,22 @@ def _log_detail(log: CallLog) -> str:
 def call_timeline(call: Call) -> SafeString:
     """Every event of the call in order, with the time and the offset from the first event."""
     if call.pk is None:
-        return format_html("<span class='voice-muted'>{}</span>", "No events yet.")
+        return format_html('<span class="voice-muted">{}</span>', "No events yet.")
     logs = list(call.logs.order_by("created_at", "id"))
     if not logs:
-        return format_html("<span class='voice-muted'>{}</span>", "No events recorded for this call.")
+        return format_html('<span class="voice-muted">{}</span>', "No events recorded for this call.")
     start = logs[0].created_at
     items = format_html_join(
         "",
-        "<li class='voice-tl-{}'><time class='voice-tl-time' datetime='{}'>{}</time>"
-        "<span class='voice-tl-event'>{}</span>{}{}<span class='voice-tl-offset'>{}</span></li>",
+        '<li class="voice-tl-{}"><time class="voice-tl-time" datetime="{}">{}</time>'
+        '<span class="voice-tl-event">{}</span>{}{}<span class="voice-tl-offset">{}</span></li>',
         (
             (
                 log.event,
                 log.created_at.isoformat(),
                 f"{timezone.localtime(log.created_at):%H:%M:%S}",
                 log.get_event_display(),
-                format_html(" <span class='voice-status'>{}</span> ", log.call_status) if log.call_status else "",
+                format_html(' <span class="voice-status">{}</span> ', log.call_status) if log.call_status else "",
                 _log_detail(log),
                 "" if log is logs[0] else "+" + format_duration((log.created_at - start).total_seconds()),
             )
@@ -76,4 +76,4 @@ def call_timeline(call: Call) -> SafeString:
         summary.append(f"talked {format_duration(call.talk_seconds)}")
     if call.hold_seconds:
         summary.append(f"on hold {format_duration(call.hold_seconds)}")
-    return format_html("<p class='voice-muted'>{}</p><ol class='voice-timeline'>{}</ol>", " · ".join(summary), items)
+    return format_html('<p class="voice-muted">{}</p><ol class="voice-timeline">{}</ol>', " · ".join(summary), items)

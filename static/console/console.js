@@ -151,6 +151,7 @@
   function showStep(step) {
     show($("login-card"), step === "login");
     show($("twofactor-card"), step === "twofactor");
+    show($("backup-card"), step === "backup");
     show($("console"), step === "console");
     show($("session-bar"), step === "console");
     if (step === "login") $("login-username").focus();
@@ -216,6 +217,10 @@
       state.preLoginToken = null;
       state.secretKey = null;
       setTokens(data.jwtToken || data.access, data.refresh || data.refreshToken);
+      if (data.backupCodes && data.backupCodes.length) {
+        showBackupCodes(data.backupCodes);
+        return;
+      }
       await startConsole();
     } catch (err) {
       const known = TWO_FACTOR_ERRORS[err.error];
@@ -232,6 +237,17 @@
     } finally {
       $("twofactor-submit").disabled = false;
     }
+  }
+
+  function showBackupCodes(codes) {
+    const list = $("backup-codes");
+    list.replaceChildren();
+    codes.forEach((code) => {
+      const item = document.createElement("li");
+      item.textContent = code;
+      list.append(item);
+    });
+    showStep("backup");
   }
 
   // --- the console -----------------------------------------------------------------------------------------------
@@ -760,6 +776,10 @@
       showStep("login");
     });
     $("logout").addEventListener("click", onLogout);
+    $("backup-done").addEventListener("click", () => {
+      $("backup-codes").replaceChildren();
+      startConsole().catch((err) => signOut(err.message));
+    });
     $("available-switch").addEventListener("change", onAvailabilityChange);
     $("answer").addEventListener("click", onAnswer);
     $("decline").addEventListener("click", onDecline);

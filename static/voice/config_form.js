@@ -20,10 +20,13 @@
     });
   }
 
+  // Not a data- attribute: "Add another" clones the hidden template row, attributes included.
+  const wired = new WeakSet();
+
   function wire(row) {
     const select = row.querySelector("select.voice-ivr-action");
-    if (!select || select.dataset.voiceWired) return;
-    select.dataset.voiceWired = "1";
+    if (!select || wired.has(select)) return;
+    wired.add(select);
     select.addEventListener("change", function () {
       update(row);
     });
