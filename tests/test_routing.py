@@ -299,3 +299,17 @@ def test_an_agent_who_is_not_available_is_offered_nothing(twilio, line, online_a
     agent = online_agent("alice", status=AgentStatus.UNAVAILABLE)
     assert routing.offer_queued_call(agent=agent) is None
     twilio_gateway.add_participant.assert_not_called()
+
+
+def test_an_agent_leg_that_completes_is_handed_to_call_control_for_warm_transfers(
+    twilio, line, online_agent, twilio_gateway
+):
+    from unittest import mock
+
+    alice = online_agent("alice")
+    call = waiting_call(twilio)
+    with mock.patch("voicetwilio.callcontrol.agent_leg_left", return_value=False) as agent_leg_left:
+        twilio.leg(call.call_sid, call.agent_call_sid, "in-progress", agent=alice, seq=2)
+        agent_leg_left.assert_not_called()
+        twilio.leg(call.call_sid, call.agent_call_sid, "completed", agent=alice, seq=3)
+    agent_leg_left.assert_called_once_with(call_sid=call.call_sid, leg_sid=call.agent_call_sid, agent_id=alice.pk)

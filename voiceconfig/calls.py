@@ -507,6 +507,7 @@ def _start_wrap_up(
 @dataclass
 class LegResult:
     call: Call | None
+    status: str = ""
     # The agent let it ring out (or was busy/failed): try the next agent, not this one.
     retry_excluding: int | None = None
     # The leg answered a call whose caller is gone: hang it up.
@@ -550,7 +551,7 @@ def call_apply_leg_event(
             message=f"Leg {leg_sid} reported on a call we never saw.",
         )
         return LegResult(call=None)
-    result = LegResult(call=call)
+    result = LegResult(call=call, status=status)
     fields: set[str] = set()
     if status in STATUS_RANK:
         fields = _advance_leg(

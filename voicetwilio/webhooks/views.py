@@ -7,9 +7,9 @@ the URLs we hand to Twilio (`callSid`, `agent`, `kind`); Twilio signs those URLs
 from django.http import HttpRequest
 
 from voiceconfig import calls as call_services
-from voiceconfig.models import CallEvent
+from voiceconfig.models import CallEvent, CallStatus
 
-from .. import routing, twiml
+from .. import callcontrol, routing, twiml
 from ..links import webhook_url
 from ..signature import twilio_webhook
 from . import flow
@@ -116,16 +116,20 @@ def status_callback(request: HttpRequest) -> str:
 def participant_callback(request: HttpRequest) -> str:
     """Call-progress events of a leg we added to a conference (`?callSid=<the caller's>&agent=<id>`)."""
     params = TwilioParams(request)
-    agent_id = request.GET.get("agent", "")
+    agent_param = request.GET.get("agent", "")
+    agent = int(agent_param) if agent_param.isdigit() else None
     result = call_services.call_apply_leg_event(
         call_sid=request.GET.get("callSid", ""),
         leg_sid=params.get("CallSid"),
-        agent_id=int(agent_id) if agent_id.isdigit() else None,
+        agent_id=agent,
         status=params.get("CallStatus"),
         sequence_number=params.get_int("SequenceNumber"),
         timestamp=params.get_time("Timestamp"),
         data=params.as_dict(CALLBACK_FIELDS),
     )
+    if result.call is not None and result.status == CallStatus.COMPLETED and agent is not None:
+        # An agent who hangs up while the call goes on without them (after a warm transfer) wraps up now.
+        callcontrol.agent_leg_left(call_sid=result.call.call_sid, leg_sid=params.get("CallSid"), agent_id=agent)
     if result.call is not None and result.retry_excluding is not None:
         routing.retry_after_missed_ring(call=result.call, missed_agent_id=result.retry_excluding, request=request)
     if result.hang_up_leg:
