@@ -442,15 +442,20 @@
     return params.From || "Unknown caller";
   }
 
+  function renderIncoming() {
+    const call = state.call;
+    $("incoming-from").textContent = callerOf(call, state.pendingCall);
+    $("incoming-line").textContent = call && call.to ? "on line " + call.to : "";
+  }
+
   function renderCall() {
     const call = state.call;
-    const live = Boolean(call || state.twilioCall);
+    // A call still ringing is the banner's business; the panel and its controls are for an answered call (here,
+    // or before a reload of this page).
+    const live = Boolean(state.twilioCall || (call && (call.answeredAt || call.stage === "connected")));
     show($("no-call"), !live);
     show($("call-panel"), live);
-    if (state.pendingCall) {
-      $("incoming-from").textContent = callerOf(call, state.pendingCall);
-      $("incoming-line").textContent = call && call.to ? "on " + call.to : "";
-    }
+    if (state.pendingCall) renderIncoming();
     if (!live) {
       state.callStartedAt = null;
       return;
@@ -683,8 +688,7 @@
       return;
     }
     state.pendingCall = call;
-    $("incoming-from").textContent = callerOf(state.call, call);
-    $("incoming-line").textContent = "";
+    renderIncoming();
     show($("incoming-banner"), true);
     say($("call-notice"), "");
     activity("Incoming call from " + callerOf(state.call, call) + ".");
@@ -721,6 +725,8 @@
     activity("You answered the call.");
     renderCall();
     syncCall();
+    // The platform marks the agent in a call once Twilio confirms the answer; show it when it has.
+    state.timers.afterAnswer = window.setTimeout(heartbeat, 1500);
   }
 
   function onDecline() {
