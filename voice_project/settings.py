@@ -184,6 +184,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # static/: the admin's and the agent console's own CSS and JS, and static/vendor/ (built by `make console-assets`:
 # the Twilio Voice JS SDK and its sounds, served from here rather than a CDN).
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# The softphone's sounds are WAV files; WhiteNoise's own table does not name the type.
+WHITENOISE_MIMETYPES = {".wav": "audio/wav"}
 
 # --- Security behind a TLS-terminating proxy -------------------------------------------------
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
