@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from tests.twilio import openapi
 from tests.twilio.payloads import payload, sid
 from tests.twilio.servers import fake_twilio, gunicorn
 from tests.twilio.signing import twilio_signature
@@ -99,6 +100,9 @@ def test_200_simultaneous_callers_and_20_free_agents_give_each_agent_exactly_one
         query = parse_qs(urlsplit(form["StatusCallback"]).query)
         assert query == {"callSid": [call.call_sid], "agent": [str(call.agent_id)]}
         assert call.agent_call_sid.startswith("CA")
+    # What we sent is what Twilio's own OpenAPI description accepts.
+    assert openapi.available(), f"Twilio's OpenAPI description is missing: {openapi.TWILIO_OPENAPI}"
+    assert [openapi.form_problems(path, form) for path, form in creates] == [[]] * AGENTS
     # The requests really overlapped (several workers and threads at once), or this proved nothing.
     assert max_in_flight > 1
 
