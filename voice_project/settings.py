@@ -80,10 +80,14 @@ def _non_negative_int(raw: str) -> int:
     return value
 
 
+# The project runs on PostgreSQL, and on SQLite for development; anything else is a typo.
+SUPPORTED_DATABASE_ENGINES = {"django.db.backends.postgresql", "django.db.backends.sqlite3"}
+
+
 def _database(raw: str) -> dict:
     config = env.db_url_config(raw)
-    if not config.get("ENGINE"):
-        raise ValueError("unknown database scheme")
+    if config.get("ENGINE") not in SUPPORTED_DATABASE_ENGINES:
+        raise ValueError("expected a postgres:// or sqlite:/// URL")
     return config
 
 
