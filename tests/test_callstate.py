@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from tests.twilio.fixtures import twiml_of, verbs
 from voiceconfig.models import AgentStatus, Call, CallEvent, CallLog, CallStage, CallStatus, VoiceAgent
+from voicetwilio.routing import available_agents
 
 pytestmark = pytest.mark.django_db
 
@@ -108,8 +109,6 @@ def test_agent_answering_puts_them_in_the_call(twilio, ringing_call):
 
 
 def test_the_agent_wraps_up_after_the_call_then_counts_as_available(twilio, ringing_call):
-    from voicetwilio.routing import available_agents
-
     agent = agent_of(ringing_call)
     line = ringing_call.phone_line
     line.config.wrap_up_seconds = 30

@@ -1,6 +1,7 @@
 """Routing (decisions 4 and 6): who is rung, ring timeouts, queueing without timers, voicemail after the wait."""
 
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -304,8 +305,6 @@ def test_an_agent_who_is_not_available_is_offered_nothing(twilio, line, online_a
 def test_an_agent_leg_that_completes_is_handed_to_call_control_for_warm_transfers(
     twilio, line, online_agent, twilio_gateway
 ):
-    from unittest import mock
-
     alice = online_agent("alice")
     call = waiting_call(twilio)
     with mock.patch("voicetwilio.callcontrol.agent_leg_left", return_value=False) as agent_leg_left:
