@@ -122,13 +122,22 @@ def overview_data(*, now: datetime | None = None) -> dict:
     }
 
 
+def refresh_seconds(request: HttpRequest) -> int:
+    """`?refresh=N` lets a wallboard screen refresh faster or slower (2 s to 5 min)."""
+    try:
+        wanted = int(request.GET.get("refresh", REFRESH_SECONDS))
+    except ValueError:
+        wanted = REFRESH_SECONDS
+    return min(max(wanted, 2), 300)
+
+
 def overview(request: HttpRequest) -> HttpResponse:
     """The live overview page inside the admin (wrapped by admin_site.admin_view: staff only)."""
     context = {
         **admin.site.each_context(request),
         **overview_data(),
         "title": "Live overview",
-        "refresh_seconds": REFRESH_SECONDS,
+        "refresh_seconds": refresh_seconds(request),
     }
     response = TemplateResponse(request, "admin/voiceconfig/overview.html", context)
     # The page refreshes itself; an intermediary must never serve a stale wallboard.

@@ -270,3 +270,20 @@ def test_incoming_call_rings_is_answered_held_and_hung_up(transactional_db, open
     page.click("#decline")
     assert page.evaluate("window.__fakeTwilio.calls[1].rejected")
     assert page.is_hidden("#incoming-banner")
+
+
+def test_overview_refreshes_itself_when_an_agent_changes(transactional_db, open_page):
+    make_user("boss", staff=True)
+    agent = services.agent_create(user=make_user("ida"), display_name="Ida")
+    page, _ = open_page()
+    admin_login(page, "boss")
+    page.goto("/admin/voice/overview/?refresh=2")
+    assert page.get_attribute("tr[data-agent=ida]", "data-status") == "offline"
+    page.evaluate("() => { window.stillTheSamePage = true; }")
+
+    services.agent_set_status(agent=agent, status=AgentStatus.AVAILABLE)
+
+    page.wait_for_selector("tr[data-agent=ida][data-status=available]", timeout=8_000)
+    assert page.inner_text("[data-testid=available-count]") == "1"
+    # Refreshed in place, not reloaded (a reload would lose the scroll position and this flag).
+    assert page.evaluate("() => window.stillTheSamePage") is True
