@@ -18,6 +18,8 @@ def free_port(first: int = 0, last: int = 0, *, exclude: tuple[int, ...] = ()) -
     candidates = [port for port in range(first, last + 1) if port not in exclude] if first else [0]
     for port in candidates:
         with socket.socket() as sock:
+            # As the servers themselves bind: a port whose old connections linger in TIME_WAIT is free.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:

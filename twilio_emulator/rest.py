@@ -9,9 +9,11 @@ Besides Twilio's API, `/_emulator/...` (no auth, local use) places calls and sho
 """
 
 import base64
+import contextlib
 import json
 import logging
 import re
+import socket
 import struct
 import threading
 from collections.abc import Callable
@@ -696,6 +698,27 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         self.world = world
         self.api = TwilioApi(world)
         self.control = Control(world)
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    # Keep-alive connections outlive serve_forever(): track them so stop() can close them, or a client's pooled
+    # connection would go on talking to a stopped emulator's state.
+    def process_request(self, request, client_address):
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 class EmulatorServer:
@@ -711,13 +734,16 @@ class EmulatorServer:
 
     def start(self) -> "EmulatorServer":
         self.world.start()
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="emulator-http", daemon=True)
+        self._thread = threading.Thread(
+            target=lambda: self.httpd.serve_forever(poll_interval=0.05), name="emulator-http", daemon=True
+        )
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+        self.httpd.close_connections()
         self.world.stop()
 
     def __enter__(self) -> "EmulatorServer":

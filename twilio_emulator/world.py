@@ -380,24 +380,43 @@ class World:
             conference.participants.pop(participant.call_sid, None)
             call.conference_sid = None
             if conference.status != "completed":
+                how = "kicked" if participant.kicked == "api" else "left"
                 if participant.joined and participant.end_on_exit and conference.started:
                     self.end_conference(
                         conference,
-                        reason="participant-with-end-conference-on-exit-left",
+                        reason=f"participant-with-end-conference-on-exit-{how}",
                         call_sid=participant.call_sid,
                     )
                 elif not conference.present() and not any(
                     not p.joined and not p.left for p in conference.participants.values()
                 ):
-                    self.end_conference(conference, reason="last-participant-left", call_sid=participant.call_sid)
+                    self.end_conference(conference, reason=f"last-participant-{how}", call_sid=participant.call_sid)
             self.changed()
 
     def end_conference(self, conference: Conference, *, reason: str, call_sid: str | None = None) -> None:
         with self.lock:
             if conference.status == "completed":
                 return
+            # Everyone still in the room leaves with it (their participant-leave before the conference-end, as
+            # Twilio reports them); their legs notice and move on. Legs still ringing are left to ring.
             for other in list(conference.participants.values()):
+                if not other.joined or other.left:
+                    continue
                 other.kicked = other.kicked or "conference-ended"
+                other.left, other.status, other.updated_at = True, "complete", self.now()
+                other_call = self.calls[other.call_sid]
+                other_call.conference_sid = None
+                conference.participants.pop(other.call_sid, None)
+                self.timeline.add(
+                    other_call.who, "conference", f"leaves conference {conference.friendly_name!r} (it ended)"
+                )
+                self.conference_event(
+                    conference,
+                    "participant-leave",
+                    other,
+                    ParticipantCallStatus="in-progress" if not other_call.ended else other_call.status,
+                    ReasonParticipantLeft="conference_ended",
+                )
             conference.status = "completed"
             conference.reason_ended = reason
             conference.call_sid_ending = call_sid
