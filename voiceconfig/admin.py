@@ -272,6 +272,7 @@ class CallAdmin(admin.ModelAdmin):
         "timeline",
     ]
     raw_id_fields = ["agent", "phone_line"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     class Media:
         css = {"all": ["voice/admin.css"]}
