@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DJANGO_DEBUG ?= 1
 
-.PHONY: install run test lint check-migrations schema clean npm-install console-assets optional-console-assets bench bench-smoke soak
+.PHONY: install run run-with-emulator demo test lint check-migrations schema clean npm-install console-assets optional-console-assets bench bench-smoke soak
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,10 +31,30 @@ optional-console-assets:
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory console-assets; \
 	else echo "npm not found: the agent console runs without its softphone (install Node.js, then make console-assets)"; fi
 
+# With no Twilio account in the environment (TWILIO_ACCOUNT_SID unset), `make run` starts the local Twilio
+# emulator on EMULATOR_PORT in the background and points the app at it (TWILIO_API_BASE_URL and the emulator's
+# test credentials); with an account, the app talks to Twilio as configured.
+EMULATOR_PORT ?= 8010
+
 run: install optional-console-assets
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
+	@if [ -z "$$TWILIO_ACCOUNT_SID" ]; then $(MAKE) --no-print-directory run-with-emulator; \
+	else $(PY) manage.py runserver 127.0.0.1:8000; fi
+
+run-with-emulator: install
+	@eval "$$($(PY) manage.py twilio_emulator --print-env --port $(EMULATOR_PORT))"; \
+	$(PY) manage.py twilio_emulator --port $(EMULATOR_PORT) --app-url http://127.0.0.1:8000 & emulator=$$!; \
+	trap 'kill $$emulator 2>/dev/null' EXIT INT TERM; \
+	echo "No Twilio account configured: the app uses the local Twilio emulator on $$TWILIO_API_BASE_URL."; \
+	echo "Ring the demo line: curl -X POST $$TWILIO_API_BASE_URL/_emulator/calls -d '{\"to\": \"+14155550100\"}'"; \
 	$(PY) manage.py runserver 127.0.0.1:8000
+
+# Ring the demo line through the local Twilio emulator and print the whole call (scenarios/demo.yaml).
+demo: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_demo
+	$(PY) manage.py simulate_call scenarios/demo.yaml
 
 test: install optional-console-assets
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

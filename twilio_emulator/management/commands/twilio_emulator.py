@@ -1,5 +1,6 @@
 """`manage.py twilio_emulator`: a local Twilio for `make run`, in real time, until Ctrl-C."""
 
+import shlex
 import signal
 import threading
 
@@ -30,9 +31,19 @@ class Command(BaseCommand):
         )
         parser.add_argument("--play-seconds", type=float, default=10.0, help="how long one <Play> lasts")
         parser.add_argument("--quiet", action="store_true", help="do not print the timeline")
+        parser.add_argument(
+            "--print-env",
+            action="store_true",
+            help="print the shell exports that point the app at this emulator, then exit (make run uses it)",
+        )
 
     def handle(self, *args, **options):
         credentials = Credentials.from_settings(settings)
+        if options["print_env"]:
+            url = f"http://{options['host']}:{options['port']}"
+            for key, value in credentials.env(url).items():
+                self.stdout.write(f"export {key}={shlex.quote(value)}")
+            return
         answer_after = options["agent_answer_after"]
         server = build(
             app_url=options["app_url"],
