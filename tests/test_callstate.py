@@ -347,3 +347,21 @@ def expected_final_state(scenario, start: datetime, call: Call, agent: VoiceAgen
         "recording_url": "",
         "voicemail": False,
     }
+
+
+def test_a_transfer_that_rings_out_frees_the_receiving_agent_without_routing_again(
+    twilio, ringing_call, online_agent, twilio_gateway
+):
+    alice = agent_of(ringing_call)
+    twilio.leg(CALLER, ringing_call.agent_call_sid, "in-progress", agent=alice, seq=2)
+    bob = online_agent("bob", status=AgentStatus.RINGING)
+    transfer_leg = "CA" + "7" * 32
+    # As call control leaves it after ringing bob for a transfer: bob is the call's agent, his leg the current one.
+    Call.objects.filter(call_sid=CALLER).update(agent=bob, agent_call_sid=transfer_leg)
+    twilio.leg(CALLER, transfer_leg, "no-answer", agent=bob, seq=2)
+    call = Call.objects.get()
+    bob.refresh_from_db()
+    assert bob.status == AgentStatus.AVAILABLE
+    assert call.agent is None and call.agent_call_sid == ""
+    assert "did not answer the transfer" in call.logs.get(dedupe_key__startswith=f"leg:{transfer_leg}").message
+    assert twilio_gateway.add_participant.call_count == 1  # nobody else rung by routing

@@ -590,15 +590,19 @@ def _advance_leg(
         return fields | _leg_answered(
             call=call, agent_id=agent_id, leg_sid=leg_sid, moment=moment or now, now=now, result=result
         )
-    if status in UNANSWERED and current and call.answered_at is None:
-        # Rang out (the ring timeout), busy, failed or cancelled: free the agent, ring the next one.
+    if status in UNANSWERED and current:
+        # Rang out (the ring timeout), busy, failed or cancelled: free the agent.
         if call.agent_id is not None:
             VoiceAgent.objects.filter(pk=call.agent_id, status=AgentStatus.RINGING).update(
                 status=AgentStatus.AVAILABLE, status_changed_at=now, last_call_ended_at=now
             )
-            result.notes.append(f"Agent {call.agent_id} did not answer ({status}) and is released.")
-            if not is_terminal(call.status):
-                result.retry_excluding = call.agent_id
+            if call.answered_at is None:
+                result.notes.append(f"Agent {call.agent_id} did not answer ({status}) and is released.")
+                if not is_terminal(call.status):
+                    result.retry_excluding = call.agent_id  # ring the next agent
+            else:
+                # A transfer's receiving agent: call control decides what the call does next, not routing.
+                result.notes.append(f"Agent {call.agent_id} did not answer the transfer ({status}) and is released.")
         call.agent, call.agent_call_sid = None, ""
         fields |= {"agent", "agent_call_sid"}
     elif not current:
