@@ -117,6 +117,8 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
+    # Swagger UI and Redoc served from our own static files: /api/docs/ works offline and loads nothing from a CDN.
+    "drf_spectacular_sidecar",
     "voiceconfig",
     "voicetwilio",
     # Management commands only (twilio_emulator, simulate_call): a local Twilio for development and tests.
@@ -239,7 +241,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "voiceconfig.api.pagination.Pagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's AutoSchema plus the error envelope responses every operation can give.
+    "DEFAULT_SCHEMA_CLASS": "voiceconfig.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "voiceconfig.api.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
@@ -285,6 +288,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "CAMELIZE_NAMES": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
