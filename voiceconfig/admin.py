@@ -186,6 +186,19 @@ class VoiceAgentAdmin(admin.ModelAdmin):
         obj.__dict__.update({key: value for key, value in agent.__dict__.items() if key != "_state"})
         obj._state.adding = False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # An agent on a live call stays until the call ends, as over REST (409): never orphan a live call.
+        if obj is not None and services.agent_active_call(agent=obj) is not None:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_queryset(self, request, queryset: QuerySet) -> None:
+        busy = queryset.filter(calls__in=Call.objects.active()).distinct()
+        if busy.exists():
+            names = ", ".join(str(agent) for agent in busy)
+            self.message_user(request, f"Kept {names}: on a live call. Delete them once it ends.", messages.WARNING)
+        super().delete_queryset(request, queryset.exclude(pk__in=busy.values("pk")))
+
     @admin.action(description="Set the selected agents unavailable")
     def set_unavailable(self, request, queryset: QuerySet) -> None:
         self._set_status(request, queryset, AgentStatus.UNAVAILABLE)
