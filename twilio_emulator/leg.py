@@ -697,6 +697,12 @@ class Leg:
             noun.attr("statusCallbackMethod") or "POST",
             event_set(noun.attr("statusCallbackEvent") or "start end"),
         )
+        if noun.attr("record") in ("record-from-start", "true"):
+            with self.lock:
+                if not conference.record_call_sid:
+                    conference.record_call_sid = call.sid
+                    conference.recording_callback = self.world.absolute(doc.url, noun.attr("recordingStatusCallback"))
+                    conference.recording_callback_method = noun.attr("recordingStatusCallbackMethod") or "POST"
         self.world.join_conference(conference, participant)
         try:
             self.in_conference(conference, participant)

@@ -128,6 +128,11 @@ class Conference:
     version: int = 0  # bumped on every membership or hold change, so a leg notices and re-describes the room
     reason_ended: str | None = None
     call_sid_ending: str | None = None
+    # <Conference record="record-from-start">: recorded from its start, reported when it ends.
+    record_call_sid: str = ""
+    record_started_at: float | None = None
+    recording_callback: str = ""
+    recording_callback_method: str = "POST"
 
     @property
     def started(self) -> bool:

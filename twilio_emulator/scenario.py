@@ -28,8 +28,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .appclient import AppApiError, AppClient
 from .people import Console, Directory, Person, Ring, RingPlan, Step
 from .timeline import Entry
@@ -141,7 +139,12 @@ def parse(data: dict, *, path: str = "") -> Scenario:
 def load(path: str | Path) -> Scenario:
     path = Path(path)
     text = path.read_text()
-    data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    if path.suffix == ".json":
+        data = json.loads(text)
+    else:
+        import yaml  # a development dependency (requirements-dev.txt); JSON scenarios need nothing
+
+        data = yaml.safe_load(text)
     return parse(data, path=str(path))
 
 

@@ -12,6 +12,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
@@ -354,6 +355,8 @@ class World:
             self.conference_event(conference, "participant-join", participant)
             if not conference.started and participant.start_on_enter:
                 conference.status = "in-progress"
+                if conference.record_call_sid:
+                    conference.record_started_at = self.now()
                 self.timeline.add("conference", "conference", f"{conference.friendly_name!r} starts")
                 self.conference_event(conference, "conference-start")
             self.changed()
@@ -427,7 +430,32 @@ class World:
             if call_sid:
                 extra["CallSidEndingConference"] = call_sid
             self.conference_event(conference, "conference-end", **extra)
+            if conference.record_call_sid and conference.record_started_at is not None:
+                self._conference_recording(conference)
             self.changed()
+
+    def _conference_recording(self, conference: Conference) -> None:
+        call = self.calls[conference.record_call_sid]
+        recording = self.new_recording(call, int(round(self.now() - conference.record_started_at)))
+        recording.source, recording.conference_sid = "Conference", conference.sid
+        self.timeline.add("conference", "conference", f"recording {recording.sid} ({recording.duration} s) is ready")
+        if conference.recording_callback:
+            params = {
+                "AccountSid": conference.account_sid,
+                "ConferenceSid": conference.sid,
+                "CallSid": call.sid,
+                "RecordingSid": recording.sid,
+                "RecordingUrl": self.recording_url(recording.sid),
+                "RecordingStatus": "completed",
+                "RecordingDuration": str(recording.duration),
+                "RecordingChannels": "1",
+                "RecordingStartTime": rfc2822(self.clock.epoch + timedelta(seconds=conference.record_started_at)),
+                "RecordingSource": "Conference",
+                "ErrorCode": "0",
+            }
+            self.post_callback(
+                conference.recording_callback, conference.recording_callback_method, params, "conference", "recording"
+            )
 
     # --- queues -----------------------------------------------------------------------------
     def queue_for(self, name: str) -> Queue:

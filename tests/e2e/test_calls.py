@@ -49,6 +49,9 @@ def test_an_answered_call_is_completed_with_its_agent_in_wrap_up(e2e_stack):
     assert result.call["status"] == "completed"
     assert result.call["agent"] == agent_id(result, "alice")
     assert result.call["answeredAt"] and result.call["endedAt"]
+    assert result.call["recordingSid"].startswith("RE"), "the line records calls: the conference recording is kept"
+    assert result.call["recordingDuration"] == 30
+    assert result.call["voicemail"] is False
     assert rung(result) == ["alice"]
     assert [row["callStatus"] for row in logs(result, "agent")][:3] == ["initiated", "ringing", "in-progress"]
     assert logs(result, "status")[-1]["callStatus"] == "completed"
