@@ -6,6 +6,7 @@ from datetime import time, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -378,3 +379,16 @@ def test_transfer_targets_list_other_agents_available_ones_first(agent_client, a
 
 def test_transfer_targets_need_a_login(client):
     assert client.get("/console/agents").status_code == 401
+
+
+def test_after_collectstatic_the_app_serves_its_own_static_files_as_under_gunicorn(settings, tmp_path):
+    # Production: `collectstatic`, then WhiteNoise answers /static/ before any view, with no web server in front.
+    settings.STATIC_ROOT = tmp_path
+    call_command("collectstatic", "--noinput", verbosity=0)
+    client = Client()
+    script = client.get("/static/console/console.js")
+    assert script.status_code == 200 and "javascript" in script["Content-Type"]
+    assert client.get("/static/voice/admin.css").status_code == 200
+    if not (tmp_path / "vendor" / "twilio-voice-sdk" / "sounds" / "incoming.wav").exists():
+        pytest.skip("the console assets are not built (make console-assets)")
+    assert client.get("/static/vendor/twilio-voice-sdk/sounds/incoming.wav")["Content-Type"] == "audio/wav"
