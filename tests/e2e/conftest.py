@@ -22,12 +22,6 @@ from twilio_emulator.rest import EmulatorServer
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
 
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if "/e2e/" in str(item.fspath):
-            item.add_marker(pytest.mark.e2e)
-
-
 def _ports() -> tuple[int, int]:
     first, _, last = os.environ.get("E2E_PORTS", "8500-8549").partition("-")
     return int(first), int(last or first)
