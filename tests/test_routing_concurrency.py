@@ -17,14 +17,26 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
+from django.test import Client
 from django.utils import timezone
 
 from tests.twilio import openapi
+from tests.twilio.fixtures import TwilioDriver
 from tests.twilio.payloads import payload, sid
 from tests.twilio.servers import fake_twilio, gunicorn
 from tests.twilio.signing import twilio_signature
-from voiceconfig.models import AgentStatus, Call, CallStage, PhoneLine, VoiceAgent, VoiceConfig
+from voiceconfig.models import (
+    AgentStatus,
+    Call,
+    CallEvent,
+    CallLog,
+    CallStage,
+    CallStatus,
+    PhoneLine,
+    VoiceAgent,
+    VoiceConfig,
+)
 
 CALLERS = 200
 AGENTS = 20
@@ -118,3 +130,33 @@ def test_as_many_simultaneous_callers_as_free_agents_leave_nobody_waiting(twenty
             assert [response.status_code for response in responses] == [200] * AGENTS
             assert Call.objects.filter(agent__isnull=True).count() == 0, f"round {round_}"
             assert len(set(Call.objects.values_list("agent_id", flat=True))) == AGENTS
+
+
+def test_the_same_callback_delivered_30_times_at_once_is_logged_once_and_applied_once(
+    transactional_db, client, line, online_agent, twilio_gateway
+):
+    """Decision 5 under real concurrency: 30 copies of "completed" race each other on separate connections."""
+    alice = online_agent("alice")
+    driver = TwilioDriver(client)
+    call_sid = sid("CA", 0xD0D0)
+    driver.incoming(call_sid=call_sid)
+    call = Call.objects.get(call_sid=call_sid)
+    driver.leg(call_sid, call.agent_call_sid, "in-progress", agent=alice, seq=2)
+    start = threading.Barrier(30)
+
+    def deliver(_: int) -> int:
+        try:
+            start.wait()
+            return TwilioDriver(Client()).status(call_sid, "completed", seq=3).status_code
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        statuses = list(pool.map(deliver, range(30)))
+
+    assert statuses == [200] * 30
+    assert CallLog.objects.filter(call_sid=call_sid, event=CallEvent.STATUS).count() == 1
+    call.refresh_from_db()
+    alice.refresh_from_db()
+    assert call.status == CallStatus.COMPLETED and call.agent == alice
+    assert alice.status == AgentStatus.WRAP_UP
