@@ -287,3 +287,93 @@ def test_overview_refreshes_itself_when_an_agent_changes(transactional_db, open_
     assert page.inner_text("[data-testid=available-count]") == "1"
     # Refreshed in place, not reloaded (a reload would lose the scroll position and this flag).
     assert page.evaluate("() => window.stillTheSamePage") is True
+
+
+@pytest.fixture
+def emulated_twilio(open_page, live_server, settings):
+    """The project's local Twilio emulator (twilio_emulator/) in this process, with the app pointed at it."""
+    from twilio_emulator.factory import Credentials, build
+
+    server = build(app_url=live_server.url, credentials=Credentials.from_settings(settings), virtual=False)
+    server.start()
+    settings.TWILIO_API_BASE_URL = server.url
+    yield server
+    server.stop()
+
+
+def test_admin_picks_a_number_from_twilios_search_results(transactional_db, open_page, emulated_twilio, config):
+    make_user("boss", staff=True)
+    page, _ = open_page()
+    admin_login(page, "boss")
+    page.goto("/admin/voiceconfig/phoneline/add/")
+    page.fill("#id_name", "New line")
+
+    page.click(".voice-number-search summary")
+    page.select_option(".voice-ns-country", "US")
+    page.fill(".voice-ns-area", "415")
+    page.click(".voice-ns-search")
+    page.wait_for_selector(".voice-number-results:not([hidden]) tbody tr")
+    first = page.inner_text(".voice-number-results tbody tr:first-child td:first-child")
+    assert re.fullmatch(r"\+1415\d{7}", first)
+    assert "number(s) for sale" in page.inner_text(".voice-number-search-status")
+
+    page.click(".voice-number-results tbody tr:first-child .voice-ns-use")
+    assert page.input_value("#id_phone_number") == first
+    page.select_option("#id_config", label=config.name)
+    page.click("input[name=_save]")
+    page.wait_for_selector(".messagelist .success")
+    assert PhoneLine.objects.get(name="New line").phone_number == first
+
+
+def test_agent_holds_and_resumes_a_real_call_through_emulated_twilio(
+    transactional_db, open_page, emulated_twilio, line
+):
+    import requests
+
+    agent = services.agent_create(user=make_user("jo"), display_name="Jo")
+    line.agents.add(agent)
+    page, _ = open_page(fake_sdk=True)
+    console_login(page, "jo")
+    page.wait_for_selector("#device-text:text('ready: calls ring in this browser')")
+    page.click(".switch")
+    page.wait_for_selector("#status-pill[data-status=available]")
+
+    # A caller rings the line; the app routes them to Jo, whose (emulated) softphone leg answers.
+    placed = requests.post(
+        emulated_twilio.url + "/_emulator/calls",
+        json={
+            "to": line.phone_number,
+            "from": "+14155550142",
+            "steps": [{"hangup": True, "on": "connected", "after": 60}],
+        },
+        timeout=5,
+    )
+    assert placed.status_code == 201, placed.text
+    page.evaluate("window.__fakeTwilio.ring({From: '+14155550100'})")
+    page.wait_for_selector("#incoming-banner:not([hidden])")
+    page.click("#answer")
+    page.wait_for_selector("#call-panel:not([hidden])")
+    page.wait_for_selector("#call-from:text('+14155550142')", timeout=15_000)
+    call = Call.objects.get(call_sid=placed.json()["callSid"])
+    for _ in range(150):
+        call.refresh_from_db()
+        if call.stage == CallStage.CONNECTED:
+            break
+        page.wait_for_timeout(100)
+    assert call.stage == CallStage.CONNECTED and call.agent_id == agent.pk
+
+    page.click("#hold")
+    page.wait_for_selector("#resume:not([hidden])")
+    assert page.inner_text("#call-state") == "On hold"
+    call.refresh_from_db()
+    assert call.on_hold
+
+    page.click("#resume")
+    page.wait_for_selector("#hold:not([hidden])")
+    call.refresh_from_db()
+    assert not call.on_hold
+    assert [log.event for log in call.logs.filter(event__in=[CallEvent.HOLD, CallEvent.RESUME])] == [
+        CallEvent.HOLD,
+        CallEvent.RESUME,
+    ]
+    assert page.is_hidden("#call-error")
