@@ -377,3 +377,30 @@ def test_agent_holds_and_resumes_a_real_call_through_emulated_twilio(
         CallEvent.RESUME,
     ]
     assert page.is_hidden("#call-error")
+
+
+def test_console_sets_up_required_two_factor_login_and_shows_the_backup_codes_once(
+    transactional_db, open_page, console_assets
+):
+    import pyotp
+
+    from voiceconfig.models import TwoFactorDevice
+
+    agent = services.agent_create(user=make_user("kim"), display_name="Kim")
+    TwoFactorDevice.objects.create(user=agent.user, required=True)
+    page, _ = open_page()
+
+    console_login(page, "kim")
+    page.wait_for_selector("#enrol-box:not([hidden])")
+    secret = page.inner_text("#enrol-secret")
+    assert page.get_attribute("#enrol-uri", "href").startswith("otpauth://totp/")
+    page.fill("#twofactor-code", pyotp.TOTP(secret).now())
+    page.click("#twofactor-submit")
+
+    page.wait_for_selector("#backup-card:not([hidden])")
+    codes = page.locator("#backup-codes li").all_inner_texts()
+    assert len(codes) >= 5 and len(set(codes)) == len(codes)
+    page.click("#backup-done")
+    page.wait_for_selector("#console:not([hidden])")
+    assert page.inner_text("#backup-codes") == ""
+    assert TwoFactorDevice.objects.get(user=agent.user).enabled
