@@ -26,7 +26,7 @@ from . import inventory
 from .leg import Leg
 from .model import Call, Conference, Participant
 from .people import Person, Ring, RingPlan, Step
-from .util import API_VERSION, as_bool, as_int, event_set, rfc2822
+from .util import API_VERSION, TWILIO_DEFAULT_HOLD_MUSIC, as_bool, as_int, event_set, rfc2822
 from .world import World
 
 logger = logging.getLogger(__name__)
@@ -405,9 +405,7 @@ class TwilioApi:
             start_on_enter=as_bool(form.get("StartConferenceOnEnter"), True),
             end_on_exit=as_bool(form.get("EndConferenceOnExit"), False),
             beep=form.get("Beep") or "true",
-            wait_url="http://twimlets.com/holdmusic?Bucket=com.twilio.music.classical"
-            if wait_url is None
-            else wait_url,
+            wait_url=TWILIO_DEFAULT_HOLD_MUSIC if wait_url is None else wait_url,
             wait_method=form.get("WaitMethod") or "POST",
             coaching=as_bool(form.get("Coaching"), bool(form.get("CallSidToCoach"))),
             call_sid_to_coach=form.get("CallSidToCoach") or "",
