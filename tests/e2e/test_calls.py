@@ -204,3 +204,32 @@ def test_a_caller_who_hangs_up_while_queued_frees_the_ringing_agent(e2e_stack):
     assert result.call["answeredAt"] is None
     assert result.agent_status("alice") == "available"
     assert result.agent_status("bob") == "offline"
+
+
+def test_a_cold_transfer_to_an_outside_number_leaves_the_caller_with_that_number(e2e_stack):
+    result = e2e_stack.play("transfer_to_number.yaml")
+
+    assert_clean(result)
+    [transfer] = logs(result, "transfer")
+    assert (transfer["data"]["type"], transfer["data"]["to"]) == ("phonenumber", "+14155550188")
+    assert said_on_timeline(result, "caller", "is talking with partner")
+    assert result.call["agent"] is None, "the call has no agent of ours any more"
+    assert result.call["status"] == "completed"
+    assert heard(result, "Thank you for calling. Goodbye."), "the caller is told goodbye when the partner hangs up"
+    assert result.agent_status("alice") == "wrap_up"
+    assert result.agent_status("bob") == "offline"
+
+
+def test_after_hours_a_forward_nobody_answers_ends_with_the_unavailable_message(e2e_stack):
+    result = e2e_stack.play("after_hours_forward.yaml")
+
+    assert_clean(result)
+    assert "Forwarded to +14155550199." in messages(result, "routing")
+    assert "Forwarded call ended: no-answer." in messages(result, "routing")
+    assert heard(result, "ringing")
+    assert heard(result, "Sorry, nobody is on call right now. Goodbye.")
+    assert rung(result) == []
+    assert result.call["agent"] is None
+    assert result.call["status"] == "completed"
+    assert result.agent_status("alice") == "available"
+    assert result.agent_status("bob") == "offline"
