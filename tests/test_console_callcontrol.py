@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from tests.conftest import api_client_for
 from tests.console_support import CONFERENCE_SID, connected_call, install_fake_gateway, make_available, sid
+from voiceconfig import calls as call_services
 from voiceconfig.models import AgentStatus, Call, CallEvent, CallLog, CallStatus, VoiceAgent, VoiceConfig
 from voicetwilio import callcontrol, routing
 
@@ -441,3 +442,59 @@ def test_the_receiving_agent_is_no_longer_offered_to_routing(other_agent, agent_
     transfer(agent_client, call, type="client", to="bob")
 
     assert other_agent not in routing.available_agents(line=line)
+
+
+# --- a transfer nobody answers -----------------------------------------------------------------------------
+
+
+def ring_out(call, leg_sid, agent=None):
+    """What routing's participant callback does with a no-answer event: apply it, then let call control decide."""
+    call_services.call_apply_leg_event(
+        call_sid=call.call_sid, leg_sid=leg_sid, agent_id=agent.pk if agent else None, status="no-answer"
+    )
+    return callcontrol.transfer_leg_unanswered(call_sid=call.call_sid, leg_sid=leg_sid)
+
+
+def test_a_warm_transfer_nobody_answers_goes_back_to_the_agent(agent, other_agent, agent_client, call, fake_gateway):
+    make_available(other_agent)
+    agent_leg = call.agent_call_sid
+    new_leg = transfer(agent_client, call, type="client", to="bob", mode="warm").json()["transfer"][
+        "participantCallSid"
+    ]
+
+    assert ring_out(call, new_leg, other_agent) == "back-to-agent"
+
+    call.refresh_from_db()
+    assert (call.agent, call.agent_call_sid) == (agent, agent_leg)
+    other_agent.refresh_from_db()
+    assert other_agent.status == AgentStatus.AVAILABLE
+    assert fake_gateway.kwargs("set_participant_ends_conference")[-1] == {
+        "conference_sid": CONFERENCE_SID,
+        "call_sid": agent_leg,
+        "end_conference_on_exit": True,
+    }
+    assert hold(agent_client, call).status_code == 200
+    assert "alice keeps the call" in CallLog.objects.filter(call=call, event=CallEvent.ROUTING).last().message
+    assert callcontrol.transfer_leg_unanswered(call_sid=call.call_sid, leg_sid=new_leg) == ""
+
+
+def test_after_a_cold_transfer_nobody_answers_the_caller_is_rung_to_the_next_agent(
+    agent, other_agent, agent_client, call, fake_gateway
+):
+    new_leg = transfer(agent_client, call, type="phonenumber", to="+14155550123").json()["transfer"][
+        "participantCallSid"
+    ]
+    make_available(other_agent)
+
+    assert ring_out(call, new_leg) == "requeued"
+
+    call.refresh_from_db()
+    assert call.agent == other_agent
+    assert fake_gateway.kwargs("add_participant")[-1]["to"] == "client:bob"
+    agent.refresh_from_db()
+    assert agent.status == AgentStatus.WRAP_UP  # the agent who passed the call on is not rung again
+
+
+def test_legs_that_are_not_transfers_are_left_alone(call, fake_gateway):
+    assert callcontrol.transfer_leg_unanswered(call_sid=call.call_sid, leg_sid=sid("CA", 4242)) == ""
+    assert callcontrol.transfer_leg_unanswered(call_sid=sid("CA", 4243), leg_sid=sid("CA", 4242)) == ""

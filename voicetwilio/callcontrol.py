@@ -29,7 +29,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from voiceconfig import calls as call_services
-from voiceconfig.models import AgentStatus, Call, CallEvent, CallLog, VoiceAgent, VoiceConfig
+from voiceconfig.models import AgentStatus, Call, CallEvent, CallLog, CallStage, VoiceAgent, VoiceConfig
 from voiceconfig.services import StateConflict
 from voiceconfig.validators import normalize_e164
 
@@ -460,3 +460,74 @@ def agent_leg_left(*, call_sid: str, leg_sid: str, agent_id: int) -> bool:
         {"agent": agent.pk, "leg": leg_sid, "left": True},
     )
     return True
+
+
+def transfer_leg_unanswered(*, call_sid: str, leg_sid: str, request: HttpRequest | None = None) -> str:
+    """A transfer's new party did not answer (no-answer, busy, failed, canceled): decide what the call does next.
+
+    For routing's participant callback, after it has applied the leg event (which frees a receiving agent who let
+    it ring out). A warm transfer's call goes back to the agent who stayed with the caller; after a cold one the
+    caller is alone in the conference, so they rejoin the queue (with their original place) and routing rings
+    the next free agent into the same conference. Any other leg changes nothing. Returns what was done:
+    "", "back-to-agent" or "requeued". Twice the same news decides once.
+    """
+    decision, call, agent_leg = _decide_after_unanswered_transfer(call_sid=call_sid, leg_sid=leg_sid)
+    if decision == "back-to-agent" and agent_leg:
+        try:  # The agent is the call's agent again: their leaving ends the conference again, as routing set it.
+            gateway.set_participant_ends_conference(
+                conference_sid=call.conference_sid, call_sid=agent_leg, end_conference_on_exit=True
+            )
+        except gateway.GatewayError as exc:
+            logger.warning("could not restore end-conference-on-exit on %s: %s", agent_leg, exc.message)
+    elif decision == "requeued":
+        routing.route_waiting_callers(line=call.phone_line, request=request)
+    return decision
+
+
+@transaction.atomic
+def _decide_after_unanswered_transfer(*, call_sid: str, leg_sid: str) -> tuple[str, Call | None, str]:
+    call = Call.objects.select_for_update(of=("self",)).select_related("phone_line").filter(call_sid=call_sid).first()
+    if call is None or not call.is_active:
+        return "", call, ""
+    transfer = (
+        CallLog.objects.filter(call=call, event=CallEvent.TRANSFER, data__participantCallSid=leg_sid)
+        .order_by("-id")
+        .first()
+    )
+    dedupe_key = f"transfer-unanswered:{leg_sid}"
+    if transfer is None or CallLog.objects.filter(call_sid=call.call_sid, dedupe_key=dedupe_key).exists():
+        return "", call, ""
+    step, from_agent_id = transfer.data.get("step"), transfer.data.get("fromAgent")
+    if transfer.data.get("mode") == "warm":
+        from_agent = VoiceAgent.objects.filter(pk=from_agent_id, status=AgentStatus.IN_CALL).first()
+        if from_agent is None:
+            decision, message = "", f"Transfer #{step} was not answered, and the transferring agent has left."
+        elif call.agent_id in (None, from_agent.pk):
+            Call.objects.filter(pk=call.pk).update(
+                agent=from_agent,
+                agent_call_sid=transfer.data.get("previousAgentCallSid", ""),
+                updated_at=timezone.now(),
+            )
+            decision, message = (
+                "back-to-agent",
+                f"Transfer #{step} was not answered: {from_agent.identity} keeps the call.",
+            )
+        else:
+            decision, message = "", f"Transfer #{step} was not answered."
+    elif call.agent_id is None:
+        decision, message = "requeued", f"Transfer #{step} was not answered: the caller waits for the next agent."
+    else:
+        decision, message = "", f"Transfer #{step} was not answered."
+    if decision == "requeued":
+        # Back in line with the original queued_at, so they are the next caller served.
+        Call.objects.filter(pk=call.pk, agent__isnull=True).update(stage=CallStage.QUEUED, updated_at=timezone.now())
+    CallLog.objects.create(
+        call=call,
+        call_sid=call.call_sid,
+        event=CallEvent.ROUTING,
+        call_status=call.status,
+        message=message,
+        data={"transferStep": step, "participantCallSid": leg_sid, "outcome": decision or "none"},
+        dedupe_key=dedupe_key,
+    )
+    return decision, call, transfer.data.get("previousAgentCallSid", "")
