@@ -116,8 +116,6 @@ class Leg:
 
     def _run(self, body: Callable[[], None]) -> None:
         call = self.call
-        with self.lock:
-            call.leg_running = True
         try:
             body()
             self.end("end-of-twiml")
@@ -133,10 +131,6 @@ class Leg:
             logger.exception("emulator leg %s crashed", call.sid)
             self.timeline.add("emulator", "error", f"internal emulator error on {call.who}'s leg: {exc!r}")
             self.end("failed")
-        finally:
-            with self.lock:
-                call.leg_running = False
-                self.world.changed()
 
     # ======================================================================================
     # waiting, hearing, ending

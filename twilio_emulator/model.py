@@ -1,4 +1,4 @@
-"""The emulator's records: calls, conferences and their participants, recordings, queues.
+"""The emulator's records: calls, conferences and their participants, recordings.
 
 They are plain objects guarded by the clock's lock; threads never hold that lock across HTTP.
 """
@@ -69,9 +69,7 @@ class Call:
     input: PartyInput | None = None
     activity: Activity = field(default_factory=lambda: Activity("ringing", 0))
     conference_sid: str | None = None
-    queue_sid: str | None = None
     bridged_with: str | None = None
-    leg_running: bool = False
 
     @property
     def ended(self) -> bool:
@@ -151,20 +149,3 @@ class Recording:
     duration: int
     source: str = "RecordVerb"
     conference_sid: str | None = None
-
-
-@dataclass(eq=False)
-class QueueMember:
-    call_sid: str
-    enqueued_at: float
-    dequeued_by: str | None = None
-
-
-@dataclass(eq=False)
-class Queue:
-    sid: str
-    account_sid: str
-    friendly_name: str
-    created_at: float
-    members: list[QueueMember] = field(default_factory=list)
-    max_size: int = 1000

@@ -44,9 +44,8 @@ ALLOWED_CHILDREN = {
     "Reject": {"Parameter"},
     "Leave": set(),
 }
-# Only these may appear in TwiML served from a conference waitUrl / holdUrl (error 13238) or a queue waitUrl.
+# Only these may appear in TwiML served from a conference waitUrl or holdUrl (error 13238).
 WAIT_VERBS = {"Say", "Play", "Pause", "Redirect"}
-QUEUE_WAIT_VERBS = WAIT_VERBS | {"Leave", "Gather", "Hangup", "Enqueue"}
 
 
 class TwimlError(Exception):

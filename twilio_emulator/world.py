@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 from . import twiml
 from .clock import Clock
-from .model import STATUS_EVENT, TERMINAL, Call, Conference, Participant, Queue, Recording
+from .model import STATUS_EVENT, TERMINAL, Call, Conference, Participant, Recording
 from .timeline import Timeline
 from .util import API_VERSION, new_sid, quote_text, rfc2822, short_path
 from .webhooks import Answer, WebhookClient
@@ -97,7 +97,6 @@ class World:
         self.calls: dict[str, Call] = {}
         self.conferences: dict[str, Conference] = {}
         self.recordings: dict[str, Recording] = {}
-        self.queues: dict[str, Queue] = {}
         self._callbacks: deque[Callback] = deque()
         self._stopping = False
         self._sending = False
@@ -456,16 +455,6 @@ class World:
             self.post_callback(
                 conference.recording_callback, conference.recording_callback_method, params, "conference", "recording"
             )
-
-    # --- queues -----------------------------------------------------------------------------
-    def queue_for(self, name: str) -> Queue:
-        with self.lock:
-            for queue in self.queues.values():
-                if queue.friendly_name == name:
-                    return queue
-            queue = Queue(sid=new_sid("QU"), account_sid=self.account_sid, friendly_name=name, created_at=self.now())
-            self.queues[queue.sid] = queue
-            return queue
 
     # --- recordings -------------------------------------------------------------------------
     def new_recording(self, call: Call, duration: int) -> Recording:
