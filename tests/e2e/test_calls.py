@@ -195,7 +195,8 @@ def test_a_caller_who_hangs_up_while_queued_frees_the_ringing_agent(e2e_stack):
 
     assert_clean(result)
     assert said_on_timeline(result, "caller", "hangs up")
-    assert rung(result) == ["alice"]
+    assert len(result.webhooks("/voicetwilio/queuewait")) == 3, "the wait URL is fetched at 0, 10 and 20 s"
+    assert rung(result) == ["alice"], "each fetch retries routing, but Alice is already ringing"
     assert said_on_timeline(result, "alice", "call "), "alice's softphone leg existed"
     alice_leg = [e for e in result.entries if e.who == "alice" and "-> canceled" in e.text]
     assert alice_leg, "the app cancels the agent's ringing leg when the caller leaves"
