@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DJANGO_DEBUG ?= 1
 
-.PHONY: install run run-with-emulator demo test lint check-migrations schema clean npm-install console-assets optional-console-assets bench bench-smoke soak
+.PHONY: install run run-with-emulator demo test lint check-migrations schema clean npm-install console-assets optional-console-assets bench bench-smoke soak api-fuzz
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,9 @@ bench-smoke: install
 
 soak: install
 	$(PY) -m bench.soak $(SOAK_ARGS)
+
+api-fuzz: install
+	$(PY) -m bench.api_fuzz $(API_FUZZ_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 .pytest_cache .ruff_cache static/vendor

@@ -1,0 +1,262 @@
+"""schemathesis against the running server's own OpenAPI (`/api/schema/`): `make api-fuzz`; `.ci/run` runs it.
+
+Starts gunicorn on its own database (voice_apifuzz) with a staff user and two agents who each own calls and call
+logs, then runs schemathesis (pinned in requirements-dev.txt) with a fixed seed and a bounded number of examples:
+
+1. as agent A, as agent B, then as staff: 0 server errors, 0 status-code, response-schema or content-type
+   conformance failures (the agents go first: staff may delete what the agents' runs read);
+2. schemathesis' object_level_authorization check with agents A and B as peers: an object one agent reads must
+   not be readable by the other;
+3. a deterministic probe of the same rule, because random ids rarely hit the other agent's objects: agent A asks
+   for every one of agent B's objects through every operation that takes an id, and must get 403 or 404.
+
+Exits non-zero on any failure. See bench/README.md.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from . import common
+
+SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
+CONFORMANCE_CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance"
+IDENTITIES = ["agent-a", "agent-b", "staff"]
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-examples", type=int, default=10, help="per operation and identity (default 10)")
+    parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument("--port", type=int, default=8620)
+    parser.add_argument("--database", default="voice_apifuzz")
+    parser.add_argument("--phases", default="examples,coverage,fuzzing", help="schemathesis phases per identity")
+    parser.add_argument(
+        "--quick", action="store_true", help="CI: examples and fuzzing phases only (no coverage), 10 examples"
+    )
+    parser.add_argument("--keep-database", action="store_true")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.phases, args.max_examples = "examples,fuzzing", 10
+    return args
+
+
+def seed() -> dict:
+    """Staff, two agents with their own calls and logs; returns tokens and each agent's object ids."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from voiceconfig import services
+    from voiceconfig.models import Call, CallEvent, CallLog, CallStatus, PhoneLine, VoiceConfig
+
+    from .scenarios import new_call_sid
+
+    users = get_user_model().objects
+    staff = users.create_user(username="fuzz-staff", password="fuzz-pass-123", is_staff=True, is_superuser=True)
+    config = VoiceConfig.objects.create(name="Fuzz")
+    line = PhoneLine.objects.create(name="Fuzz", phone_number="+15005550199", config=config)
+    identities = {"staff": {"token": str(AccessToken.for_user(staff)), "configs": [config.pk], "lines": [line.pk]}}
+    for name in ("agent-a", "agent-b"):
+        agent = services.agent_create(user=users.create_user(username=f"fuzz-{name}", password="fuzz-pass-123"))
+        calls = []
+        for status in (CallStatus.COMPLETED, CallStatus.IN_PROGRESS):
+            call = Call.objects.create(
+                call_sid=new_call_sid(0xF),
+                from_number="+14155550123",
+                to_number=line.phone_number,
+                phone_line=line,
+                agent=agent,
+                status=status,
+                started_at=timezone.now(),
+            )
+            calls.append(call)
+        logs = [
+            CallLog.objects.create(call=call, call_sid=call.call_sid, event=CallEvent.NOTE, message=f"{name} note")
+            for call in calls
+        ]
+        identities[name] = {
+            "token": str(AccessToken.for_user(agent.user)),
+            "agent": agent.pk,
+            "calls": [call.pk for call in calls],
+            "call_sids": [call.call_sid for call in calls],
+            "logs": [log.pk for log in logs],
+        }
+    return identities
+
+
+def wfc_document(identities: dict) -> dict:
+    """Web Fuzzing Commons auth document: each identity's fixed Authorization header."""
+    return {
+        "schemaVersion": "1.0.0",
+        "auth": [
+            {"name": name, "fixedHeaders": [{"name": "Authorization", "value": f"Bearer {identities[name]['token']}"}]}
+            for name in IDENTITIES
+        ],
+    }
+
+
+def run_schemathesis(args: argparse.Namespace, server: common.Server, workdir: Path, *, label: str, extra: list[str]):
+    config = workdir / f"{label}.toml"
+    if not config.exists():
+        config.write_text("")
+    command = [
+        SCHEMATHESIS,
+        "--no-color",
+        "--config-file",
+        str(config),
+        "run",
+        f"{server.url}/api/schema/",
+        "--seed",
+        str(args.seed),
+        "--max-examples",
+        str(args.max_examples),
+        "--workers",
+        "2",
+        "--request-timeout",
+        "15",
+        "--generation-database",
+        "none",
+        "--report",
+        "junit",
+        "--report-junit-path",
+        str(workdir / f"{label}.xml"),
+        *extra,
+    ]
+    started = time.monotonic()
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
+    summary = [line for line in completed.stdout.splitlines() if line.strip()][-12:]
+    print(f"-- schemathesis as {label}: exit {completed.returncode} in {time.monotonic() - started:.0f} s")
+    if completed.returncode != 0:
+        print(completed.stdout[-20000:])
+        print(completed.stderr[-5000:])
+    else:
+        print("\n".join(summary))
+    return completed.returncode == 0
+
+
+def request(server: common.Server, method: str, path: str, token: str, body: dict | None = None) -> int:
+    data = json.dumps(body).encode() if body is not None else None
+    answer = urllib.request.Request(
+        server.url + path,
+        data=data,
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Accept": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(answer, timeout=15) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def probe_object_level_authorization(server: common.Server, identities: dict, schema: dict) -> list[str]:
+    """Agent A asks for each of agent B's (and staff's) objects through every operation with a path id: 403 or 404."""
+    intruder, owner, staff = identities["agent-a"], identities["agent-b"], identities["staff"]
+    ids_by_resource = {
+        # Staff-only resources: no agent may read or change any of them.
+        "/voiceconfig/configs/{id}": staff["configs"],
+        "/voiceconfig/phonelines/{id}": staff["lines"],
+        "/voiceconfig/calls/{id}": owner["calls"],
+        "/voiceconfig/calllogs/{id}": owner["logs"],
+        "/voiceconfig/voiceagents/{id}": [owner["agent"]],
+        "/voicetwilio/agent/{agentid}/status": [owner["agent"]],
+        "/voicetwilio/agent/{agentid}/heartbeats": [owner["agent"]],
+        "/voicetwilio/calls/{id}:onhold": owner["calls"] + owner["call_sids"],
+        "/voicetwilio/calls/{id}:resume": owner["calls"] + owner["call_sids"],
+        "/voicetwilio/calls/{id}:transfer": owner["calls"] + owner["call_sids"],
+    }
+    bodies = {
+        "/voicetwilio/agent/{agentid}/status": {"available": True},
+        "/voicetwilio/calls/{id}:transfer": {"type": "phonenumber", "to": "+14155550142"},
+    }
+    failures, probes = [], 0
+    for path, operations in schema["paths"].items():
+        if "{" not in path:
+            continue
+        if path not in ids_by_resource:
+            failures.append(f"{path}: no probe for this operation with an id; add the owner's ids to the probe")
+            continue
+        for method in operations:
+            if method not in ("get", "put", "patch", "delete", "post"):
+                continue
+            for value in ids_by_resource[path]:
+                concrete = path.replace("{id}", str(value)).replace("{agentid}", str(value))
+                body = bodies.get(path, {}) if method in ("put", "patch", "post") else None
+                status = request(server, method.upper(), concrete, intruder["token"], body)
+                probes += 1
+                if status not in (403, 404):
+                    failures.append(f"agent A got {status} for {method.upper()} {concrete} (agent B's)")
+    print(f"-- object-level authorization probe: {probes} requests as agent A for agent B's objects")
+    return failures
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    env = common.environment(
+        database=args.database,
+        port=args.port,
+        GUNICORN_WORKERS="2",
+        JWT_ACCESS_MINUTES="120",
+        API_THROTTLE_LOGIN="100000/min",
+        DJANGO_REQUEST_LOG_LEVEL="WARNING",
+    )
+    common.configure(env)
+    started = time.monotonic()
+    print(f"database {args.database}: recreate and migrate ...", flush=True)
+    common.recreate_database(args.database)
+    identities = seed()
+    failures: list[str] = []
+    log_path = Path("/tmp") / f"{args.database}-gunicorn.log"
+    try:
+        with common.Server(env, port=args.port, log_path=log_path) as server, tempfile.TemporaryDirectory() as tmp:
+            workdir = Path(tmp)
+            with urllib.request.urlopen(f"{server.url}/api/schema/?format=json", timeout=15) as answer:
+                schema = json.loads(answer.read())
+            # Before any fuzzing, while every seeded object still exists.
+            failures += probe_object_level_authorization(server, identities, schema)
+            for name in IDENTITIES:
+                header = f"Authorization: Bearer {identities[name]['token']}"
+                if not run_schemathesis(
+                    args,
+                    server,
+                    workdir,
+                    label=name,
+                    extra=["--checks", CONFORMANCE_CHECKS, "--phases", args.phases, "-H", header],
+                ):
+                    failures.append(f"schemathesis as {name} found failures")
+            (workdir / "wfc-auth.json").write_text(json.dumps(wfc_document(identities)))
+            (workdir / "peers.toml").write_text('[auth.wfc]\npath = "wfc-auth.json"\npeers = ["agent-a", "agent-b"]\n')
+            if not run_schemathesis(
+                args,
+                server,
+                workdir,
+                label="peers",
+                # The stateful phase follows the schema's links (a list, then each listed object), which is how
+                # schemathesis learns which objects belong to whom.
+                extra=[
+                    "--checks",
+                    "not_a_server_error,object_level_authorization",
+                    "--phases",
+                    f"{args.phases},stateful",
+                ],
+            ):
+                failures.append("schemathesis object_level_authorization found failures")
+    finally:
+        if not args.keep_database:
+            common.drop_database(args.database)
+    print(f"done in {time.monotonic() - started:.0f} s (server log: {log_path})")
+    for failure in failures:
+        print(f"FAILED: {failure}")
+    print("API FUZZ FAILED" if failures else "API FUZZ PASSED")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
