@@ -130,7 +130,7 @@ def test_requests_without_a_valid_token_are_a_401_envelope(db, path, authorizati
 
 
 def test_a_token_signed_with_another_key_is_refused(agent):
-    forged = jwt.encode({"token_type": "access", "user_id": str(agent.user_id), "exp": 9999999999}, "not-our-key")
+    forged = jwt.encode({"token_type": "access", "user_id": str(agent.user_id), "exp": 9999999999}, "not-our-key-" * 4)
 
     assert_envelope(bearer(forged).get("/voiceconfig/voiceagents"), 401, "token_not_valid")
 

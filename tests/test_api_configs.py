@@ -225,3 +225,23 @@ def test_a_failing_nested_write_leaves_the_stored_config_untouched(staff_client)
     config = VoiceConfig.objects.get(pk=created["id"])
     assert config.name == "Night desk"
     assert config.ivr_options.count() == 2
+
+
+@pytest.mark.parametrize(
+    "nested",
+    [
+        {"businessHours": [{"weekday": 1}]},
+        {"businessHours": [{}]},
+        {"holidays": [{"name": "no date"}]},
+        {"ivrOptions": [{"label": "no key"}]},
+    ],
+)
+def test_a_patch_must_send_whole_items_of_the_lists_it_replaces(staff_client, nested):
+    created = staff_client.post(URL, FULL_CONFIG, format="json").json()
+
+    response = staff_client.patch(f"{URL}/{created['id']}", nested, format="json")
+
+    assert response.status_code == 400, response.content
+    assert set(response.json()["details"]) == set(nested)
+    config = VoiceConfig.objects.get(pk=created["id"])
+    assert (config.business_hours.count(), config.holidays.count(), config.ivr_options.count()) == (2, 1, 2)

@@ -112,6 +112,7 @@ MALFORMED_BODIES = [
     ("[" * 50_000 + "]" * 50_000, "application/json"),
     ('{"a":' * 50_000 + "1" + "}" * 50_000, "application/json"),
     (b'{"name": "\xff\xfe"}', "application/json"),
+    ('{"name": "\\ud800", "data": {"x": "\\udfff"}}', "application/json"),
     (b"\x00\x00\x00", "application/json"),
     ("<config><name>x</name></config>", "application/xml"),
     ("name=x", "text/plain"),
@@ -179,6 +180,19 @@ def test_specific_bad_values_are_a_400_naming_the_field(staff_client, world, oth
     envelope = assert_envelope(response, 400)
     assert envelope["error"] == "validation_error"
     assert field in envelope["details"], envelope
+
+
+@pytest.mark.parametrize("text", ["\\ud800", "\\udfff", "a\\ud83d", "\\udc00\\ud800"])
+def test_half_a_surrogate_pair_inside_a_json_payload_is_a_400(staff_client, world, text):
+    body = '{"call": CALL, "event": "note", "data": {"x": "TEXT"}}'.replace("CALL", str(world["calls"]))
+    before = CallLog.objects.count()
+
+    response = staff_client.post(
+        "/voiceconfig/calllogs", data=body.replace("TEXT", text), content_type="application/json"
+    )
+
+    assert_envelope(response, 400)
+    assert CallLog.objects.count() == before
 
 
 def test_a_nul_byte_inside_a_json_payload_is_refused_not_stored(staff_client, world):

@@ -14,8 +14,16 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _reject_lone_surrogates(data) -> None:
+    # "\ud800" is valid JSON but not a character: no database can store it, and the UTF-8 encoder raises.
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("a \\u escape names half a UTF-16 surrogate pair, which is not a character") from exc
+
+
 class JSONParser(CamelCaseJSONParser):
-    """CamelCaseJSONParser that also refuses NaN/Infinity and absurdly deep nesting with a 400, not a 500."""
+    """CamelCaseJSONParser that also refuses NaN/Infinity, lone surrogates and absurd nesting with a 400, not a 500."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         parser_context = parser_context or {}
@@ -23,6 +31,7 @@ class JSONParser(CamelCaseJSONParser):
         try:
             text = stream.read().decode(encoding)
             data = json.loads(text, parse_constant=_reject_constant)
+            _reject_lone_surrogates(data)
             return underscoreize(data, **camel_settings.JSON_UNDERSCOREIZE)
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc

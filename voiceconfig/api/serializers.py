@@ -23,24 +23,43 @@ from .errors import Conflict
 from .fields import E164Field, KeywordListField
 
 
-class BusinessHoursSerializer(serializers.ModelSerializer):
+class WholeItemSerializer(serializers.ModelSerializer):
+    """An item of a nested list that replaces the stored list, so it is complete even inside a PATCH.
+
+    DRF skips missing required fields of nested serializers when the request is partial; these items would then
+    reach the database without them.
+    """
+
+    def validate(self, attrs):
+        missing = {
+            name: [serializers.Field.default_error_messages["required"]]
+            for name, field in self.fields.items()
+            if field.required and not field.read_only and name not in attrs
+        }
+        if missing:
+            raise serializers.ValidationError(missing)
+        return attrs
+
+
+class BusinessHoursSerializer(WholeItemSerializer):
     class Meta:
         model = BusinessHours
         fields = ["weekday", "opens_at", "closes_at"]
 
     def validate(self, attrs):
+        attrs = super().validate(attrs)
         if attrs["opens_at"] == attrs["closes_at"]:
             raise serializers.ValidationError("A range must not open and close at the same minute.")
         return attrs
 
 
-class HolidaySerializer(serializers.ModelSerializer):
+class HolidaySerializer(WholeItemSerializer):
     class Meta:
         model = Holiday
         fields = ["date", "name"]
 
 
-class IvrOptionSerializer(serializers.ModelSerializer):
+class IvrOptionSerializer(WholeItemSerializer):
     keywords = KeywordListField(required=False)
     forward_to = E164Field(required=False, allow_blank=True)
 
@@ -49,6 +68,7 @@ class IvrOptionSerializer(serializers.ModelSerializer):
         fields = ["digit", "keywords", "label", "action", "message", "forward_to"]
 
     def validate(self, attrs):
+        attrs = super().validate(attrs)
         if attrs.get("action") == "forward" and not attrs.get("forward_to"):
             raise serializers.ValidationError({"forward_to": "A forward option needs a number to forward to."})
         return attrs
