@@ -35,20 +35,22 @@ optional-console-assets:
 # emulator on EMULATOR_PORT in the background and points the app at it (TWILIO_API_BASE_URL and the emulator's
 # test credentials); with an account, the app talks to Twilio as configured.
 EMULATOR_PORT ?= 8010
+# Where `make run` serves the app (`make run PORT=8001` when 8000 is taken).
+PORT ?= 8000
 
 run: install optional-console-assets
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
 	@if [ -z "$$TWILIO_ACCOUNT_SID" ]; then $(MAKE) --no-print-directory run-with-emulator; \
-	else $(PY) manage.py runserver 127.0.0.1:8000; fi
+	else $(PY) manage.py runserver 127.0.0.1:$(PORT); fi
 
 run-with-emulator: install
 	@eval "$$($(PY) manage.py twilio_emulator --print-env --port $(EMULATOR_PORT))"; \
-	$(PY) manage.py twilio_emulator --port $(EMULATOR_PORT) --app-url http://127.0.0.1:8000 & emulator=$$!; \
+	$(PY) manage.py twilio_emulator --port $(EMULATOR_PORT) --app-url http://127.0.0.1:$(PORT) & emulator=$$!; \
 	trap 'kill $$emulator 2>/dev/null' EXIT INT TERM; \
 	echo "No Twilio account configured: the app uses the local Twilio emulator on $$TWILIO_API_BASE_URL."; \
 	echo "Ring the demo line: curl -X POST $$TWILIO_API_BASE_URL/_emulator/calls -d '{\"to\": \"+14155550100\"}'"; \
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # Ring the demo line through the local Twilio emulator and print the whole call (scenarios/demo.yaml).
 demo: install
