@@ -4,6 +4,7 @@ import itertools
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import connection
 from django.test import override_settings
 from rest_framework.test import APIClient
@@ -35,6 +36,17 @@ def _fast_password_hashing():
     # The production hasher is slow on purpose (~0.5 s a password); tests create hundreds of users.
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counters(request, django_db_blocker):
+    # Throttle counters live in the database cache table. A test's rollback empties it, but the flush after a
+    # transactional test (live server, threads) does not: without this, logins from 127.0.0.1 add up across tests.
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    if "transactional_db" in request.fixturenames or (marker and marker.kwargs.get("transaction")):
+        with django_db_blocker.unblock():
+            cache.clear()
 
 
 @pytest.fixture(autouse=True)
