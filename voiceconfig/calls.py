@@ -153,7 +153,9 @@ def call_leave_queue(*, call_sid: str, stage: str, max_wait_seconds: int, now: d
     call = Call.objects.select_for_update().filter(call_sid=call_sid).first()
     if call is None or not _is_waiting(call):
         return None
-    if call.queued_at and (now - call.queued_at).total_seconds() < max_wait_seconds:
+    # A caller requeued after a transfer nobody answered gets the full wait again, from the requeue.
+    waiting_since = call.requeued_at or call.queued_at
+    if waiting_since and (now - waiting_since).total_seconds() < max_wait_seconds:
         return None
     call.stage = stage
     call.wait_seconds = _seconds(call.queued_at, now)
@@ -460,13 +462,15 @@ def _finish(*, call: Call, result: StatusResult) -> set[str]:
     """The caller's call ended: settle its agent and its stage. Returns the call fields changed."""
     fields: set[str] = set()
     now = timezone.now()
-    if call.stage in (CallStage.QUEUED, CallStage.NEW, CallStage.IVR) and call.answered_at is None:
+    # Still waiting for an agent: never answered, or requeued after a transfer nobody answered.
+    waiting = call.stage in (CallStage.QUEUED, CallStage.NEW, CallStage.IVR)
+    if waiting:
         call.stage = CallStage.ABANDONED
         fields.add("stage")
         result.notes.append("The caller hung up before reaching an agent.")
     if call.agent_id is None:
         return fields
-    if call.answered_at is not None:
+    if call.answered_at is not None and not waiting:
         # Talked: the agent wraps up for the config's time, then counts as available again.
         _start_wrap_up(agent_id=call.agent_id, call=call, now=now)
         result.notes.append("The agent wraps up.")
@@ -512,6 +516,8 @@ class LegResult:
     retry_excluding: int | None = None
     # The leg answered a call whose caller is gone: hang it up.
     hang_up_leg: str = ""
+    # The agent answered a caller who waits on hold with the queue music (requeued): take them off hold.
+    unhold_caller: bool = False
     notes: list[str] = field(default_factory=list)
 
 
@@ -596,7 +602,7 @@ def _advance_leg(
             VoiceAgent.objects.filter(pk=call.agent_id, status=AgentStatus.RINGING).update(
                 status=AgentStatus.AVAILABLE, status_changed_at=now, last_call_ended_at=now
             )
-            if call.answered_at is None:
+            if call.stage == CallStage.QUEUED:  # rung for a waiting caller (a new one, or one requeued)
                 result.notes.append(f"Agent {call.agent_id} did not answer ({status}) and is released.")
                 if not is_terminal(call.status):
                     result.retry_excluding = call.agent_id  # ring the next agent
@@ -615,6 +621,7 @@ def _leg_answered(
 ) -> set[str]:
     """The agent picked up. Kept as a fact even when it arrives after the hang-up it preceded."""
     fields: set[str] = set()
+    requeued = call.stage == CallStage.QUEUED and call.requeued_at is not None
     if call.answered_at is None or moment < call.answered_at:
         call.answered_at = moment
         fields.add("answered_at")
@@ -626,6 +633,9 @@ def _leg_answered(
             VoiceAgent.objects.filter(pk=call.agent_id, status=AgentStatus.RINGING).update(
                 status=AgentStatus.IN_CALL, status_changed_at=now
             )
+        if requeued:
+            result.unhold_caller = True
+            result.notes.append("The caller is taken off the queue music.")
         return fields
     # The caller was already gone (their hang-up was reported first). The agent did take the call, so it is
     # theirs and they wrap up, exactly as if the events had come in order; their leg is hung up.

@@ -320,6 +320,9 @@ class Call(models.Model):
     ivr_choice = models.CharField(max_length=1, blank=True, default="")
     started_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)
+    # Back in the queue after a transfer nobody answered: the maximum wait counts from here (queued_at keeps
+    # the caller's place), and while stage=queued the caller is on hold hearing the queue music.
+    requeued_at = models.DateTimeField(null=True, blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     wait_seconds = models.PositiveIntegerField(default=0)

@@ -110,7 +110,7 @@ def call_resume(*, call: Call, user=None) -> HoldOutcome:
 
 
 @transaction.atomic
-def call_record_hold(*, call_id: int, user=None) -> HoldOutcome:
+def call_record_hold(*, call_id: int, user=None, message: str = "Caller put on hold") -> HoldOutcome:
     """Twilio has put the caller on hold: mark the call held from now and log it."""
     call = Call.objects.select_for_update().get(pk=call_id)
     if call.on_hold or not call.is_active:
@@ -118,7 +118,7 @@ def call_record_hold(*, call_id: int, user=None) -> HoldOutcome:
     now = timezone.now()
     Call.objects.filter(pk=call.pk).update(on_hold=True, hold_started_at=now, updated_at=now)
     call.on_hold, call.hold_started_at = True, now
-    _log(call, CallEvent.HOLD, "Caller put on hold", {"agent": call.agent_id, **_actor(user)})
+    _log(call, CallEvent.HOLD, message, {"agent": call.agent_id, **_actor(user)})
     return HoldOutcome(call=call, changed=True)
 
 
@@ -470,25 +470,83 @@ def transfer_leg_unanswered(*, call_sid: str, leg_sid: str, request: HttpRequest
     caller is alone in the conference, so they rejoin the queue (with their original place) and routing rings
     the next free agent into the same conference. Any other leg changes nothing. Returns what was done:
     "", "back-to-agent" or "requeued". Twice the same news decides once.
+
+    A requeued caller is put on hold with the queue-wait URL as hold music: the conference has started, so its
+    waitUrl will not play again, and each hold-music fetch retries routing and checks the maximum wait, exactly
+    as for a caller who has just arrived. The agent's answer takes them off hold (`requeued_caller_answered`).
     """
-    decision, call, agent_leg = _decide_after_unanswered_transfer(call_sid=call_sid, leg_sid=leg_sid)
-    if decision == "back-to-agent" and agent_leg:
+    outcome = _decide_after_unanswered_transfer(call_sid=call_sid, leg_sid=leg_sid)
+    call = outcome.call
+    if outcome.decision == "back-to-agent" and outcome.agent_leg:
         try:  # The agent is the call's agent again: their leaving ends the conference again, as routing set it.
             gateway.set_participant_ends_conference(
-                conference_sid=call.conference_sid, call_sid=agent_leg, end_conference_on_exit=True
+                conference_sid=call.conference_sid, call_sid=outcome.agent_leg, end_conference_on_exit=True
             )
         except gateway.GatewayError as exc:
-            logger.warning("could not restore end-conference-on-exit on %s: %s", agent_leg, exc.message)
-    elif decision == "requeued":
-        routing.route_waiting_callers(line=call.phone_line, request=request)
-    return decision
+            logger.warning("could not restore end-conference-on-exit on %s: %s", outcome.agent_leg, exc.message)
+    elif outcome.decision == "requeued":
+        _hold_with_queue_music(call=call, request=request)
+        # Not straight back to the agent who has just let the transfer ring out (as after any missed ring).
+        missed = (outcome.missed_agent_id,) if outcome.missed_agent_id else ()
+        routing.route_waiting_callers(line=call.phone_line, request=request, exclude_agent_ids=missed)
+    return outcome.decision
+
+
+def _hold_with_queue_music(*, call: Call, request: HttpRequest | None) -> bool:
+    """Hold the requeued caller with the queue-wait TwiML. A failure is logged: they keep their place in the queue,
+    the routing attempt that follows still runs, and any agent who becomes available is offered them."""
+    try:
+        gateway.set_participant_hold(
+            conference_sid=call.conference_sid,
+            call_sid=call.call_sid,
+            hold=True,
+            hold_url=webhook_url("queue-wait", request, callSid=call.call_sid),
+        )
+    except gateway.GatewayError as exc:
+        logger.warning("could not play the queue music to requeued caller %s: %s", call.call_sid, exc.message)
+        _log(
+            call,
+            CallEvent.NOTE,
+            f"Could not play the queue music to the caller: {exc.message} They keep their place in the queue; the "
+            "next agent who becomes free is rung.",
+            {"requeued": True, "twilioCode": exc.twilio_code},
+        )
+        return False
+    return True
+
+
+def requeued_caller_answered(*, call: Call) -> bool:
+    """The agent rung for a requeued caller answered: take the caller off the queue music so the two can talk.
+
+    For routing's participant callback, once the answer is stored (LegResult.unhold_caller). If Twilio refuses,
+    the call is recorded as on hold (the caller does still hear music), so the agent's console offers Resume,
+    which asks Twilio again.
+    """
+    try:
+        gateway.set_participant_hold(conference_sid=call.conference_sid, call_sid=call.call_sid, hold=False)
+    except gateway.GatewayError as exc:
+        logger.warning("could not take requeued caller %s off hold: %s", call.call_sid, exc.message)
+        call_record_hold(
+            call_id=call.pk,
+            message=f"The caller is still on the queue music: {exc.message} Resume the call to talk to them.",
+        )
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Unanswered:
+    decision: str  # "", "back-to-agent" or "requeued"
+    call: Call | None = None
+    agent_leg: str = ""  # the warm-transferring agent's leg
+    missed_agent_id: int | None = None  # the agent a cold transfer rang in vain
 
 
 @transaction.atomic
-def _decide_after_unanswered_transfer(*, call_sid: str, leg_sid: str) -> tuple[str, Call | None, str]:
+def _decide_after_unanswered_transfer(*, call_sid: str, leg_sid: str) -> _Unanswered:
     call = Call.objects.select_for_update(of=("self",)).select_related("phone_line").filter(call_sid=call_sid).first()
     if call is None or not call.is_active:
-        return "", call, ""
+        return _Unanswered("", call)
     transfer = (
         CallLog.objects.filter(call=call, event=CallEvent.TRANSFER, data__participantCallSid=leg_sid)
         .order_by("-id")
@@ -496,7 +554,7 @@ def _decide_after_unanswered_transfer(*, call_sid: str, leg_sid: str) -> tuple[s
     )
     dedupe_key = f"transfer-unanswered:{leg_sid}"
     if transfer is None or CallLog.objects.filter(call_sid=call.call_sid, dedupe_key=dedupe_key).exists():
-        return "", call, ""
+        return _Unanswered("", call)
     step, from_agent_id = transfer.data.get("step"), transfer.data.get("fromAgent")
     if transfer.data.get("mode") == "warm":
         from_agent = VoiceAgent.objects.filter(pk=from_agent_id, status=AgentStatus.IN_CALL).first()
@@ -519,8 +577,12 @@ def _decide_after_unanswered_transfer(*, call_sid: str, leg_sid: str) -> tuple[s
     else:
         decision, message = "", f"Transfer #{step} was not answered."
     if decision == "requeued":
-        # Back in line with the original queued_at, so they are the next caller served.
-        Call.objects.filter(pk=call.pk, agent__isnull=True).update(stage=CallStage.QUEUED, updated_at=timezone.now())
+        # Back in line with the original queued_at, so they are the next caller served; the wait counts anew.
+        now = timezone.now()
+        Call.objects.filter(pk=call.pk, agent__isnull=True).update(
+            stage=CallStage.QUEUED, requeued_at=now, updated_at=now
+        )
+        call.stage, call.requeued_at = CallStage.QUEUED, now
     CallLog.objects.create(
         call=call,
         call_sid=call.call_sid,
@@ -530,4 +592,9 @@ def _decide_after_unanswered_transfer(*, call_sid: str, leg_sid: str) -> tuple[s
         data={"transferStep": step, "participantCallSid": leg_sid, "outcome": decision or "none"},
         dedupe_key=dedupe_key,
     )
-    return decision, call, transfer.data.get("previousAgentCallSid", "")
+    return _Unanswered(
+        decision,
+        call,
+        agent_leg=transfer.data.get("previousAgentCallSid", ""),
+        missed_agent_id=transfer.data.get("toAgent") if decision == "requeued" else None,
+    )

@@ -3,7 +3,8 @@
 The database work (which agent, which caller, the locks) is in voiceconfig.calls; this module adds the Twilio
 side and never calls Twilio while holding a row lock. There are no timers: a ring that times out comes back as
 the agent leg's participant callback (no-answer), a waiting caller's hold music is the conference waitUrl that
-Twilio fetches again and again, and each fetch retries routing and checks the maximum wait.
+Twilio fetches again and again (for a caller requeued after a transfer nobody answered, their participant holdUrl,
+the same webhook), and each fetch retries routing and checks the maximum wait.
 """
 
 import logging

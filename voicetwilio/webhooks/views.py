@@ -130,6 +130,14 @@ def participant_callback(request: HttpRequest) -> str:
     if result.call is not None and result.status == CallStatus.COMPLETED and agent is not None:
         # An agent who hangs up while the call goes on without them (after a warm transfer) wraps up now.
         callcontrol.agent_leg_left(call_sid=result.call.call_sid, leg_sid=params.get("CallSid"), agent_id=agent)
+    if result.call is not None and result.status in call_services.UNANSWERED and result.retry_excluding is None:
+        # Perhaps a transfer's new party (an ordinary missed ring is retried below): back to the agent who
+        # stayed, or the caller back in the queue. Decided once however often Twilio reports it.
+        callcontrol.transfer_leg_unanswered(
+            call_sid=result.call.call_sid, leg_sid=params.get("CallSid"), request=request
+        )
+    if result.unhold_caller:
+        callcontrol.requeued_caller_answered(call=result.call)
     if result.call is not None and result.retry_excluding is not None:
         routing.retry_after_missed_ring(call=result.call, missed_agent_id=result.retry_excluding, request=request)
     if result.hang_up_leg:
@@ -154,7 +162,8 @@ def conference_callback(request: HttpRequest) -> str:
 
 @twilio_webhook(on_error=_queue_wait_error)
 def queue_wait(request: HttpRequest) -> str:
-    """The conference waitUrl: hold music, a routing retry and the maximum-wait check on every fetch."""
+    """The conference waitUrl (and a requeued caller's holdUrl, fetched with GET): hold music, a routing retry and
+    the maximum-wait check on every fetch."""
     return flow.queue_wait(request, call_sid=request.GET.get("callSid", ""))
 
 
