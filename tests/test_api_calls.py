@@ -281,3 +281,16 @@ def test_retrieve_put_patch_and_delete_a_log(staff_client, logs, calls):
     assert patched.status_code == 200 and patched.json()["message"] == "edited"
     assert deleted.status_code == 204
     assert not CallLog.objects.filter(pk=log.pk).exists()
+
+
+def test_calls_show_their_routing_stage_and_filter_by_it_but_staff_cannot_set_it(staff_client, calls):
+    Call.objects.filter(pk=calls[1].pk).update(stage="queued")
+
+    waiting = staff_client.get(CALLS, {"stage": "queued"})
+    patched = staff_client.patch(f"{CALLS}/{calls[0].pk}", {"stage": "queued"}, format="json")
+
+    assert sids(waiting) == [call_sid(2)]
+    assert waiting.json()["results"][0]["stage"] == "queued"
+    assert patched.status_code == 200
+    calls[0].refresh_from_db()
+    assert calls[0].stage != "queued"

@@ -221,7 +221,11 @@ class VoiceAgentAdmin(admin.ModelAdmin):
 
 # The call page groups its fields; any field not named here (a newer one) lands in "More details".
 CALL_FIELD_GROUPS: list[tuple[str | None, list[str], list[str]]] = [
-    (None, ["call_sid", "from_number", "to_number", "direction", "status", "phone_line", "agent", "voicemail"], []),
+    (
+        None,
+        ["call_sid", "from_number", "to_number", "direction", "status", "stage", "phone_line", "agent", "voicemail"],
+        [],
+    ),
     ("Timeline", ["timeline"], []),
     (
         "Times and durations",
@@ -256,12 +260,13 @@ class CallAdmin(admin.ModelAdmin):
         "phone_line",
         "agent",
         "status",
+        "stage",
         "created_at",
         "wait_seconds",
         "talk_seconds",
         "voicemail",
     ]
-    list_filter = ["status", "direction", "voicemail", "phone_line", "agent"]
+    list_filter = ["status", "stage", "direction", "voicemail", "phone_line", "agent"]
     search_fields = ["call_sid", "from_number", "to_number"]
     list_select_related = ["phone_line", "agent"]
     date_hierarchy = "created_at"
@@ -282,6 +287,8 @@ class CallAdmin(admin.ModelAdmin):
         "talk_seconds",
         "hold_seconds",
         "hold_started_at",
+        "stage",
+        "requeued_at",
         "timeline",
     ]
     raw_id_fields = ["agent", "phone_line"]

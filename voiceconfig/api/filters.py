@@ -13,6 +13,7 @@ from voiceconfig.models import (
     CallDirection,
     CallEvent,
     CallLog,
+    CallStage,
     CallStatus,
     PhoneLine,
     VoiceAgent,
@@ -105,6 +106,7 @@ class CallFilter(filters.FilterSet):
     callSid = filters.CharFilter(field_name="call_sid")
     to = PhoneFilter(field_name="to_number")
     direction = filters.ChoiceFilter(choices=CallDirection.choices)
+    stage = filters.MultipleChoiceFilter(choices=CallStage.choices)
     status = filters.MultipleChoiceFilter(choices=CallStatus.choices)
     phoneLine = IdFilter(field_name="phone_line_id")
     agent = IdFilter(field_name="agent_id")

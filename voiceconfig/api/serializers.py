@@ -262,6 +262,7 @@ class CallSerializer(serializers.ModelSerializer):
             "to_number",
             "direction",
             "status",
+            "stage",
             "phone_line",
             "agent",
             "conference_name",
@@ -284,6 +285,7 @@ class CallSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = [
+            "stage",
             "conference_name",
             "conference_sid",
             "agent_call_sid",
