@@ -91,7 +91,23 @@ def test_an_agent_answering_costs_4_statements(twilio, line, online_agent, twili
 def test_a_hold_music_fetch_of_a_waiting_caller_costs_3_statements(twilio, line, online_agent, twilio_gateway):
     crowd(twilio, online_agent, agents=5, waiting=20)
     waiting = Call.objects.filter(agent__isnull=True).first()
+    twilio.queue_wait(waiting.call_sid)  # the first fetch: see the next test
     with Statements() as statements:
         twilio.queue_wait(waiting.call_sid)
-    # read the call, look for a free agent, check the maximum wait
+    # read the call, look for a free agent, check the maximum wait (the call is in-progress already: no write)
     assert statements.count == 3, statements
+
+
+def test_the_first_hold_music_fetch_costs_one_more_statement_to_mark_the_call_in_progress(
+    twilio, line, online_agent, twilio_gateway
+):
+    crowd(twilio, online_agent, agents=5, waiting=20)
+    waiting = Call.objects.filter(agent__isnull=True).first()
+    assert waiting.status == "ringing"  # as the voice webhook said
+    with Statements() as statements:
+        twilio.queue_wait(waiting.call_sid)
+    # Grew from 3 to 4 (once per call): Twilio's CallStatus=in-progress on the wait request is the first news that
+    # it answered the caller, and the call must say so (one conditional UPDATE; no log row of its own).
+    # read the call, mark it in-progress, look for a free agent, check the maximum wait
+    assert statements.count == 4, statements
+    assert Call.objects.get(pk=waiting.pk).status == "in-progress"

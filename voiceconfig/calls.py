@@ -51,6 +51,16 @@ def is_terminal(status: str) -> bool:
     return status in TERMINAL_CALL_STATUSES
 
 
+def moves_forward(current: str, status: str) -> bool:
+    """Whether `status` is a step forward from `current` (decision 5); an unknown status never is."""
+    return status in STATUS_RANK and STATUS_RANK[status] > STATUS_RANK.get(current, 0)
+
+
+def statuses_before(status: str) -> list[str]:
+    """The statuses a call may move on from to reach `status`."""
+    return [before for before, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
+
+
 # --- the call log ------------------------------------------------------------------------------------------
 
 
@@ -432,6 +442,33 @@ def call_apply_status(
     return result
 
 
+def call_note_status(*, call: Call, status: str, source: str) -> StatusResult:
+    """The caller's CallStatus as one of our other webhooks reported it (`source`: gather, queue-wait, ...).
+
+    Twilio sends `ringing` on the first voice request and `in-progress` on every request once it has answered our
+    number with our TwiML, while a number's status callback usually reports only the end. These requests carry no
+    SequenceNumber, so they only ever move the call forward, through the same order as the status callback.
+    Cheap, as they are hot paths: nothing at all when the call is already there (every request after the first),
+    else one UPDATE whose WHERE keeps it forward-only against a concurrent status callback. That step is not a
+    CallLog row of its own: the row the webhook writes anyway carries the status. A terminal status (the caller
+    hung up during a <Record> or <Dial>, whose action Twilio still requests) ends the call exactly as a status
+    callback does, and is one CallLog row however many webhooks repeat it.
+    """
+    if not is_terminal(status):
+        if not moves_forward(call.status, status):
+            return StatusResult(call=call)
+        moved = Call.objects.filter(pk=call.pk, status__in=statuses_before(status)).update(
+            status=status, updated_at=timezone.now()
+        )
+        if moved:
+            call.status = status
+        return StatusResult(call=call, changed=bool(moved))
+    result = call_apply_status(call_sid=call.call_sid, status=status, data={"CallStatus": status, "source": source})
+    if result.changed:
+        call.refresh_from_db(fields=["status", "stage", "agent", "agent_call_sid", "ended_at"])
+    return result
+
+
 def _advance_status(
     *, call: Call, status: str, sequence_number: int | None, moment: datetime | None, result: StatusResult
 ) -> set[str]:
@@ -444,8 +481,14 @@ def _advance_status(
     if sequence_number is not None and (call.last_sequence_number or -1) < sequence_number:
         call.last_sequence_number = sequence_number
         fields.add("last_sequence_number")
-    if stale or STATUS_RANK[status] <= STATUS_RANK.get(call.status, 0):
+    if stale or not moves_forward(call.status, status):
         result.notes.append(f"Ignored: the call is already {call.status}.")
+        if is_terminal(status) and is_terminal(call.status) and moment and call.ended_at and moment < call.ended_at:
+            # The end is a fact: the earliest time reported. A webhook that told us first (a <Record> or <Dial>
+            # action after the hang-up) carries no time, so it ended the call at our clock, a moment late.
+            call.ended_at = moment
+            fields |= {"ended_at", "wait_seconds", "talk_seconds"}
+            _recompute_durations(call)
         return fields
     call.status = status
     fields.add("status")
@@ -628,6 +671,11 @@ def _leg_answered(
     if call.stage != CallStage.CONNECTED:
         call.stage = CallStage.CONNECTED
         fields.add("stage")
+    if moves_forward(call.status, CallStatus.IN_PROGRESS):
+        # The caller talks to the agent in the conference, so Twilio has answered the caller's call, whatever
+        # webhook has (or has not yet) told us: no call stays "ringing" once an agent is on it. Same save.
+        call.status = CallStatus.IN_PROGRESS
+        fields.add("status")
     if not is_terminal(call.status):
         if call.agent_id:
             VoiceAgent.objects.filter(pk=call.agent_id, status=AgentStatus.RINGING).update(
@@ -662,7 +710,8 @@ def call_apply_conference_event(
     sequence_number: int | None = None,
     data: dict | None = None,
 ) -> Call | None:
-    """Log a conference event; the first one tells us the conference SID (hold and transfer need it)."""
+    """Log a conference event; the first one tells us the conference SID (hold and transfer need it), the caller
+    joining that Twilio has answered their call."""
     dedupe_key = f"conf:{conference_sid}:{event}:{participant_sid}:{'' if sequence_number is None else sequence_number}"
     call = Call.objects.filter(call_sid=call_sid).first() if call_sid else None
     if call is None:
@@ -687,6 +736,9 @@ def call_apply_conference_event(
     if conference_sid and not call.conference_sid:
         Call.objects.filter(pk=call.pk, conference_sid="").update(conference_sid=conference_sid)
         call.conference_sid = conference_sid
+    if event == "participant-join" and participant_sid == call_sid:
+        # The caller is in the conference, so Twilio has answered their call (these events carry no CallStatus).
+        call_note_status(call=call, status=CallStatus.IN_PROGRESS, source="conference")
     return call
 
 

@@ -318,13 +318,25 @@ class Call(models.Model):
     last_sequence_number = models.IntegerField(null=True, blank=True)
     ivr_attempts = models.PositiveSmallIntegerField(default=0)
     ivr_choice = models.CharField(max_length=1, blank=True, default="")
-    started_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the call came in: Twilio's first voice request for it, while our number rings. Twilio "
+        "answers it (status in-progress) a moment later, when it runs our answer.",
+    )
     queued_at = models.DateTimeField(null=True, blank=True)
     # Back in the queue after a transfer nobody answered: the maximum wait counts from here (queued_at keeps
     # the caller's place), and while stage=queued the caller is on hold hearing the queue music.
     requeued_at = models.DateTimeField(null=True, blank=True)
-    answered_at = models.DateTimeField(null=True, blank=True)
-    ended_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When one of our agents first answered it: the wait ends and the talk time starts. Empty when no "
+        "agent answered (abandoned, voicemail, message, forwarded), even though Twilio answered the call.",
+    )
+    ended_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the call ended, by Twilio's clock when a status callback says so."
+    )
     wait_seconds = models.PositiveIntegerField(default=0)
     talk_seconds = models.PositiveIntegerField(default=0)
     hold_seconds = models.PositiveIntegerField(default=0)

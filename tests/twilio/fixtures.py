@@ -131,9 +131,12 @@ class TwilioDriver:
             **kw,
         )
 
-    def queue_wait(self, call_sid: str, **kw):
-        # Twilio's waitUrl request carries the conference's details; our own callSid rides in the URL.
-        return self.post("queue-wait", "conference_callback", query={"callSid": call_sid}, CallSid=call_sid, **kw)
+    def queue_wait(self, call_sid: str, *, status: str | None = "in-progress", **kw):
+        # Twilio's waitUrl request carries the conference's details and the caller's CallStatus (answered: it is in
+        # the conference); our own callSid rides in the URL.
+        return self.post(
+            "queue-wait", "conference_callback", query={"callSid": call_sid}, CallSid=call_sid, CallStatus=status, **kw
+        )
 
     def voicemail(self, call_sid: str):
         return self.post("voicemail", "gather", query={"callSid": call_sid}, CallSid=call_sid, Digits=None)

@@ -71,6 +71,20 @@ def find_call(call_sid: str) -> Call | None:
     return Call.objects.select_related("phone_line__config").filter(call_sid=call_sid).first()
 
 
+def note_status(call: Call, status: str, *, source: str) -> bool:
+    """Feed the caller's CallStatus that this request carries to the call's forward-only state.
+
+    Returns True when the call has ended (the caller hung up before Twilio asked us): what we answer is ignored
+    then, and the flow must not move a finished call on (queue it, send it to voicemail).
+    """
+    if not status:
+        return False
+    result = call_services.call_note_status(call=call, status=status, source=source)
+    for leg_sid in result.legs_to_cancel:
+        routing.hang_up_quietly(call_sid=leg_sid, why="the caller hung up while the agent's phone rang")
+    return not call.is_active
+
+
 # --- the voice webhook -----------------------------------------------------------------------------------
 
 
@@ -99,6 +113,8 @@ def incoming(request: HttpRequest, *, call_sid: str, from_number: str, to_number
         call_sid=call_sid, from_number=from_number, to_number=to_number, line=line, status=status
     )
     call.phone_line = line
+    if not created and note_status(call, status, source="voice"):
+        return twiml.empty()
     if not created and call.stage in (CallStage.QUEUED, CallStage.CONNECTED):
         # Twilio asked again for a call that is already waiting or talking: put it back in its conference.
         return conference_twiml(call, config, request)
@@ -196,10 +212,13 @@ def choose_option(options: Sequence[IvrOption], *, digits: str, speech: str) -> 
     return None
 
 
-def gathered(request: HttpRequest, *, call_sid: str, digits: str, speech: str, confidence: str = "") -> str:
+def gathered(
+    request: HttpRequest, *, call_sid: str, digits: str, speech: str, confidence: str = "", status: str = ""
+) -> str:
     call = find_call(call_sid)
     if call is None or call.phone_line is None:
         return twiml.message_and_hang_up(Prompt(text=CANNOT_CONNECT))
+    ended = note_status(call, status, source="gather")
     config = call.phone_line.config
     options = list(config.ivr_options.all())
     choice = choose_option(options, digits=digits, speech=speech)
@@ -208,9 +227,12 @@ def gathered(request: HttpRequest, *, call_sid: str, digits: str, speech: str, c
         call_sid=call_sid,
         event=CallEvent.IVR_INPUT,
         dedupe_key=f"ivr:{call.ivr_attempts}",
+        call_status=call.status,
         message=f"Chose {choice}." if choice else "No valid choice.",
         data={k: v for k, v in {"digits": digits, "speech": speech, "confidence": confidence}.items() if v},
     )
+    if ended:
+        return twiml.empty()
     speech_prompt = speech_of(config)
     if choice is None:
         if not options or call.ivr_attempts >= config.ivr_max_attempts:
@@ -265,16 +287,18 @@ def _after_wait_stage(config: VoiceConfig) -> str:
     return CallStage.VOICEMAIL if config.voicemail_enabled else CallStage.MESSAGE
 
 
-def queue_wait(request: HttpRequest, *, call_sid: str) -> str:
+def queue_wait(request: HttpRequest, *, call_sid: str, status: str = "") -> str:
     """The conference waitUrl, fetched when the caller joins and again after each round of hold music.
 
     Each fetch retries routing (the longest-waiting caller is served first) and, once this caller has waited
     the config's maximum with no agent ringing, sends them to voicemail (or the message) through the gateway.
+    `status` is the caller's CallStatus when the request is the caller's own (Twilio answered: in-progress).
     """
     call = find_call(call_sid)
     config = call.phone_line.config if call is not None and call.phone_line else None
     if call is None or config is None:
         return twiml.hold_music(music_url="", next_url=webhook_url("queue-wait", request, callSid=call_sid))
+    note_status(call, status, source="queue-wait")
     next_url = webhook_url("queue-wait", request, callSid=call.call_sid)
     if call.stage == CallStage.QUEUED and call.agent_id is None and call.is_active:
         routing.route_waiting_callers(line=call.phone_line, request=request)
@@ -312,11 +336,13 @@ def voicemail_twiml(call: Call, config: VoiceConfig, request: HttpRequest, intro
     )
 
 
-def voicemail(request: HttpRequest, *, call_sid: str) -> str:
+def voicemail(request: HttpRequest, *, call_sid: str, status: str = "") -> str:
     """Where a caller who waited too long is redirected: voicemail, or the unavailable message."""
     call = find_call(call_sid)
     if call is None or call.phone_line is None:
         return twiml.message_and_hang_up(Prompt(text=CANNOT_CONNECT))
+    if note_status(call, status, source="voicemail"):
+        return twiml.empty()
     config = call.phone_line.config
     if call.stage not in (CallStage.VOICEMAIL, CallStage.MESSAGE):
         call_services.call_set_stage(call=call, stage=_after_wait_stage(config))
@@ -326,9 +352,11 @@ def voicemail(request: HttpRequest, *, call_sid: str) -> str:
 # --- Twilio's fallback URL -------------------------------------------------------------------------------
 
 
-def fallback(request: HttpRequest, *, call_sid: str, to_number: str, error_code: str = "") -> str:
+def fallback(request: HttpRequest, *, call_sid: str, to_number: str, error_code: str = "", status: str = "") -> str:
     """Twilio could not use our answer (or we failed): apologise, and take a message when the line allows."""
     call = find_call(call_sid)
+    if call is not None and note_status(call, status, source="fallback"):
+        return twiml.empty()
     line = call.phone_line if call is not None else None
     if line is None and to_number:
         line = PhoneLine.objects.select_related("config").filter(phone_number=to_number).first()
@@ -338,6 +366,7 @@ def fallback(request: HttpRequest, *, call_sid: str, to_number: str, error_code:
             call=call,
             call_sid=call.call_sid,
             event=CallEvent.NOTE,
+            call_status=call.status,
             message=f"Fallback URL used{f' (Twilio error {error_code})' if error_code else ''}.",
         )
     speech = speech_of(config)

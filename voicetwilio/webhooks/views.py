@@ -84,6 +84,7 @@ def gather(request: HttpRequest) -> str:
         digits=params.get("Digits"),
         speech=params.get("SpeechResult"),
         confidence=params.get("Confidence"),
+        status=params.get("CallStatus"),
     )
 
 
@@ -92,7 +93,11 @@ def fallback(request: HttpRequest) -> str:
     """Twilio's fallback URL (and where our own apology redirects)."""
     params = TwilioParams(request)
     return flow.fallback(
-        request, call_sid=params.get("CallSid"), to_number=params.get("To"), error_code=params.get("ErrorCode")
+        request,
+        call_sid=params.get("CallSid"),
+        to_number=params.get("To"),
+        error_code=params.get("ErrorCode"),
+        status=params.get("CallStatus"),
     )
 
 
@@ -164,14 +169,18 @@ def conference_callback(request: HttpRequest) -> str:
 def queue_wait(request: HttpRequest) -> str:
     """The conference waitUrl (and a requeued caller's holdUrl, fetched with GET): hold music, a routing retry and
     the maximum-wait check on every fetch."""
-    return flow.queue_wait(request, call_sid=request.GET.get("callSid", ""))
+    params = TwilioParams(request)
+    call_sid = request.GET.get("callSid", "")
+    # Twilio's CallSid is the leg whose music this is: only the caller's own request tells the caller's status.
+    status = params.get("CallStatus") if params.get("CallSid") == call_sid else ""
+    return flow.queue_wait(request, call_sid=call_sid, status=status)
 
 
 @twilio_webhook
 def voicemail(request: HttpRequest) -> str:
     """A caller nobody could take: record a message (or say the unavailable message)."""
     params = TwilioParams(request)
-    return flow.voicemail(request, call_sid=params.get("CallSid"))
+    return flow.voicemail(request, call_sid=params.get("CallSid"), status=params.get("CallStatus"))
 
 
 @twilio_webhook(on_error=_fallback_error)
@@ -189,6 +198,10 @@ def recording_callback(request: HttpRequest) -> str:
         recording_status=params.get("RecordingStatus"),
         data=params.as_dict(RECORDING_FIELDS),
     )
+    if call is not None:
+        # A <Record> action carries the caller's CallStatus (completed when they hung up to end the message);
+        # a recording status callback carries none.
+        flow.note_status(call, params.get("CallStatus"), source="recording-callback")
     if kind == "voicemail":
         config = call.phone_line.config if call is not None and call.phone_line else None
         speech = flow.speech_of(config)
@@ -212,6 +225,8 @@ def dial_callback(request: HttpRequest) -> str:
             message=f"Forwarded call ended: {status or 'unknown'}.",
             data=params.as_dict(("DialCallSid", "DialCallStatus", "DialCallDuration")),
         )
+        # DialCallStatus is the forwarded leg's; CallStatus the caller's (completed when they hung up).
+        flow.note_status(call, params.get("CallStatus"), source="dial-callback")
     config = call.phone_line.config if call is not None and call.phone_line else None
     speech = flow.speech_of(config)
     if status in ("completed", "answered"):
