@@ -28,6 +28,8 @@ from . import common
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 CONFORMANCE_CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance"
 IDENTITIES = ["agent-a", "agent-b", "staff"]
+# Known conformance failures, each with the owner who fixes it and an expiry date after which it fails again.
+BASELINE = Path(__file__).with_name("schemathesis-baseline.json")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -41,6 +43,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--quick", action="store_true", help="CI: examples and fuzzing phases only (no coverage), 10 examples"
     )
     parser.add_argument("--keep-database", action="store_true")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=BASELINE,
+        help="schemathesis baseline: known failures that do not fail the run (each with an owner and an expiry)",
+    )
+    parser.add_argument("--no-baseline", action="store_true", help="every failure counts, known or not")
+    parser.add_argument("--baseline-update", action="store_true", help="record this run's failures in the baseline")
     args = parser.parse_args(argv)
     if args.quick:
         args.phases, args.max_examples = "examples,fuzzing", 10
@@ -129,6 +139,10 @@ def run_schemathesis(args: argparse.Namespace, server: common.Server, workdir: P
         str(workdir / f"{label}.xml"),
         *extra,
     ]
+    if (args.baseline.exists() and not args.no_baseline) or args.baseline_update:
+        command += ["--baseline", str(args.baseline.resolve())]
+        if args.baseline_update:
+            command.append("--baseline-update")
     started = time.monotonic()
     completed = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
     summary = [line for line in completed.stdout.splitlines() if line.strip()][-12:]

@@ -103,8 +103,11 @@ class Server:
 
     def __enter__(self) -> "Server":
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in __exit__
+        # BENCH_WSGI_APP (module:callable on PYTHONPATH) serves a variant, e.g. one that patches in a candidate
+        # optimisation, under the same settings, to measure it before anyone edits the code.
+        variant = [self.env["BENCH_WSGI_APP"]] if self.env.get("BENCH_WSGI_APP") else []
         self.process = subprocess.Popen(
-            [GUNICORN, "-c", str(ROOT / "gunicorn.conf.py")],
+            [GUNICORN, "-c", str(ROOT / "gunicorn.conf.py"), *variant],
             cwd=ROOT,
             env=self.env,
             stdout=self.log,

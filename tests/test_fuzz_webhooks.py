@@ -22,7 +22,7 @@ from tests.conftest import call_sid
 from tests.twilio.signing import twilio_signature
 from voiceconfig.models import Call, CallStatus
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     derandomize=True,
