@@ -80,7 +80,7 @@ def test_creating_a_full_config_stores_hours_holidays_and_menu_and_answers_in_ca
     assert options["1"].keyword_list() == ["sales", "buy"]
     assert options["9"].forward_to == "+442079460958"  # normalised to E.164
     assert body["ivrOptions"][0]["keywords"] == ["sales", "buy"]
-    assert body["businessHours"][1] == {"weekday": 4, "opensAt": "22:00:00", "closesAt": "06:00:00"}
+    assert body["businessHours"][1] == {"weekday": 4, "opensAt": "22:00", "closesAt": "06:00"}
 
 
 def test_list_is_paginated_with_count_next_and_previous(staff_client, configs):
@@ -245,3 +245,14 @@ def test_a_patch_must_send_whole_items_of_the_lists_it_replaces(staff_client, ne
     assert set(response.json()["details"]) == set(nested)
     config = VoiceConfig.objects.get(pk=created["id"])
     assert (config.business_hours.count(), config.holidays.count(), config.ivr_options.count()) == (2, 1, 2)
+
+
+def test_business_hours_are_kept_to_the_minute_and_shown_as_hh_mm(staff_client):
+    response = staff_client.post(
+        "/voiceconfig/configs",
+        {"name": "Seconds", "businessHours": [{"weekday": 2, "opensAt": "08:30:59.5", "closesAt": "17:45:10"}]},
+        format="json",
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["businessHours"] == [{"weekday": 2, "opensAt": "08:30", "closesAt": "17:45"}]

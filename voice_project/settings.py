@@ -298,7 +298,14 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CallStatusEnum": "voiceconfig.models.CallStatus",
         "AgentStatusEnum": "voiceconfig.models.AgentStatus",
-        "TwoFactorErrorEnum": "voiceconfig.twofactor.SPEC_ERRORS",
+        # The 2FA verify step's `error`: the specification's four strings, or a malformed request.
+        "TwoFactorErrorEnum": [
+            "Code verify failed",
+            "Time out",
+            "Number of retries exceeded",
+            "Account locked",
+            "validation_error",
+        ],
     },
 }
 

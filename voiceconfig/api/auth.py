@@ -44,6 +44,7 @@ class TokenObtainView(jwt_views.TokenObtainPairView):
 
     throttle_scope = "login"
     serializer_class = PasswordSerializer
+    schema_error_codes_extra = {"401"}  # wrong username or password
 
     @extend_schema(responses={200: PasswordStepResponse})
     def post(self, request: Request, *args, **kwargs) -> Response:
@@ -66,3 +67,5 @@ class TokenObtainView(jwt_views.TokenObtainPairView):
 
 class TokenRefreshView(jwt_views.TokenRefreshView):
     """Exchange a refresh token for a new pair; the old refresh token is blacklisted (rotation)."""
+
+    schema_error_codes_extra = {"401"}  # expired, forged or already-rotated refresh token

@@ -80,7 +80,9 @@ class AutoSchema(openapi.AutoSchema):
             codes += ["413", "415"]
         if getattr(self.view, "throttle_classes", None):
             codes.append("429")
-        # A view may opt out of a code it can never answer: `schema_error_codes_excluded = {"409"}`.
+        # A view may add a code the rules above cannot see (`schema_error_codes_extra = {"401"}`, e.g. a login
+        # refusing a password) and opt out of one it can never answer (`schema_error_codes_excluded = {"409"}`).
+        codes += [code for code in sorted(getattr(self.view, "schema_error_codes_extra", ())) if code not in codes]
         excluded = set(getattr(self.view, "schema_error_codes_excluded", ()))
         return [code for code in codes if code not in excluded]
 

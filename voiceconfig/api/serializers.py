@@ -20,7 +20,7 @@ from voiceconfig.models import (
 )
 
 from .errors import Conflict
-from .fields import E164Field, KeywordListField
+from .fields import ClockTimeField, E164Field, KeywordListField
 
 
 class WholeItemSerializer(serializers.ModelSerializer):
@@ -42,6 +42,9 @@ class WholeItemSerializer(serializers.ModelSerializer):
 
 
 class BusinessHoursSerializer(WholeItemSerializer):
+    opens_at = ClockTimeField()
+    closes_at = ClockTimeField(help_text="Not after opens_at means the range runs past midnight.")
+
     class Meta:
         model = BusinessHours
         fields = ["weekday", "opens_at", "closes_at"]

@@ -115,9 +115,14 @@ class TwoFactorVerifiedSerializer(serializers.Serializer):
 
 
 class TwoFactorFailureSerializer(serializers.Serializer):
-    error = serializers.ChoiceField(choices=twofactor.SPEC_ERRORS)
+    """A refused code (one of the specification's four errors), or a malformed request (`validation_error`)."""
+
+    error = serializers.ChoiceField(choices=[*twofactor.SPEC_ERRORS, "validation_error"])
     message = serializers.CharField()
-    retryRemainingNumber = serializers.CharField(help_text="Codes this login may still try (digits).")
+    retryRemainingNumber = serializers.CharField(
+        required=False, help_text="Codes this login may still try (digits); given with the four code errors."
+    )
+    details = serializers.JSONField(required=False, help_text="Per-field messages of a validation_error.")
 
 
 class TwoFactorVerifyView(APIView):
@@ -187,6 +192,7 @@ class TwoFactorEnrolView(APIView):
     """Start setting up two-factor login for the signed-in user."""
 
     permission_classes = [IsAuthenticated]
+    schema_error_codes_extra = {"409"}  # 2FA already on / no pending enrolment
     renderer_classes = [JSONRenderer]
     parser_classes = [PlainJSONParser, FormParser, MultiPartParser]
 
@@ -209,6 +215,7 @@ class TwoFactorConfirmView(APIView):
     """Finish enrolment with a code from the app; answers the backup codes."""
 
     permission_classes = [IsAuthenticated]
+    schema_error_codes_extra = {"409"}  # 2FA already on / no pending enrolment
     renderer_classes = [JSONRenderer]
     parser_classes = [PlainJSONParser, FormParser, MultiPartParser]
 
