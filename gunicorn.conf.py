@@ -65,6 +65,27 @@ access_log_format = (
 )
 proc_name = "voice"
 
+# gunicorn's own lines (worker boots, timeouts, crashes; the access log when on) in the same JSON-lines format as
+# the application's, so one log pipeline reads both; GUNICORN_LOG_FORMAT=text keeps gunicorn's plain format.
+if os.environ.get("GUNICORN_LOG_FORMAT", "json") == "json":
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "voice_project.logging_context.JsonFormatter"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        # Django's LOGGING takes the root logger over once the app is loaded.
+        "root": {"handlers": ["stderr"], "level": "INFO"},
+        "loggers": {
+            "gunicorn.error": {"handlers": ["stderr"], "level": loglevel.upper(), "propagate": False},
+            # With a logging config gunicorn always emits access lines; INFO only when the access log is asked for.
+            "gunicorn.access": {
+                "handlers": ["stderr"],
+                "level": "INFO" if accesslog else "WARNING",
+                "propagate": False,
+            },
+        },
+    }
+
 # gunicorn's runtime control socket (gunicornc) is off unless a path is given: one fixed default path would be
 # shared by every instance on the host, and nothing here needs runtime management beyond signals.
 control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")

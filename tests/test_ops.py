@@ -165,6 +165,8 @@ class TestGunicornConfig:
         assert config["max_requests"] > 0 and 0 < config["max_requests_jitter"] < config["max_requests"]
         assert "status=%(s)s" in config["access_log_format"]
         assert config["wsgi_app"] == "voice_project.wsgi:application"
+        # gunicorn's own lines are JSON like the application's.
+        assert config["logconfig_dict"]["formatters"]["json"]["()"].endswith("JsonFormatter")
 
     def test_environment_overrides(self):
         config = self.config(GUNICORN_WORKERS="3", GUNICORN_BIND="0.0.0.0:9000", GUNICORN_TIMEOUT="8")
