@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -233,12 +234,19 @@ class RetryStats:
 
 
 async def send_with_retry(
-    raw: bytes, *, host: str, port: int, stats: RetryStats, max_attempts: int = 20, backoff: float = 0.05
+    raw: bytes,
+    *,
+    host: str,
+    port: int,
+    stats: RetryStats,
+    max_attempts: int = 20,
+    backoff: float = 0.05,
+    before_retry: Callable[[], Awaitable[None]] | None = None,
 ) -> int | None:
     """Send until the server answers; connection errors and timeouts are retried (as Twilio retries them).
 
     An HTTP answer of any status is final (Twilio does not retry a 5xx by default); the status is returned.
-    None means every attempt failed to connect or to get an answer.
+    None means every attempt failed to connect or to get an answer. `before_retry` runs before each retry.
     """
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -254,6 +262,8 @@ async def send_with_retry(
             name = type(exc).__name__
             stats.failures[name] = stats.failures.get(name, 0) + 1
             await asyncio.sleep(backoff * (attempt + 1))
+            if before_retry is not None:
+                await before_retry()
     return None
 
 

@@ -2,9 +2,10 @@
 
 10,000 status callbacks at 200 per second (2,500 calls, each reported initiated, ringing, in-progress and
 completed, in that order and 12.5 s apart, as Twilio would), while one gunicorn worker is killed with SIGKILL
-every 2 seconds. The client retries on connection errors and timeouts, as Twilio does; a request the killed
-worker had already committed is therefore delivered twice. Then it counts CallLog rows: every event must be
-there exactly once (0 lost, 0 duplicated), every call must end `completed`, and no answer may be an error.
+every 2 seconds; then 1,000 of them once more, as Twilio redelivers callbacks. The client retries on connection
+errors and timeouts, as Twilio does, so a request whose worker died after committing is delivered twice too.
+Then it counts CallLog rows: every event must be there exactly once (0 lost, 0 duplicated), every call must end
+`completed`, and no answer may be an error.
 """
 
 import argparse
@@ -29,6 +30,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8610)
     parser.add_argument("--database", default="voice_soak")
     parser.add_argument("--seed", type=int, default=8, help="random seed for which worker is killed")
+    parser.add_argument("--replays", type=int, default=1000, help="answered callbacks sent again at the end")
     parser.add_argument("--keep-database", action="store_true")
     return parser.parse_args(argv)
 
@@ -108,10 +110,30 @@ async def send_all(requests: list[tuple[str, str, bytes]], *, port: int, rate: f
         delay = start + index / rate - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        answers[index] = await send_with_retry(requests[index][2], host=common.HOST, port=port, stats=stats)
+        call_sid, status, raw = requests[index]
+
+        async def before_retry() -> None:
+            # Was the event stored although its answer was lost? Then this retry is a duplicate the server must drop.
+            if await asyncio.to_thread(event_stored, call_sid, status):
+                stats.failures["committed before the answer was lost"] = (
+                    stats.failures.get("committed before the answer was lost", 0) + 1
+                )
+
+        answers[index] = await send_with_retry(raw, host=common.HOST, port=port, stats=stats, before_retry=before_retry)
 
     await asyncio.gather(*(one(i) for i in range(len(requests))))
     return stats, answers
+
+
+def event_stored(call_sid: str, status: str) -> bool:
+    from django.db import connection
+
+    from voiceconfig.models import CallEvent, CallLog
+
+    try:
+        return CallLog.objects.filter(call_sid=call_sid, call_status=status, event=CallEvent.STATUS).exists()
+    finally:
+        connection.close()
 
 
 def verify(call_sids: list[str], expected: int) -> dict:
@@ -156,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
             sending = time.monotonic()
             stats, answers = asyncio.run(send_all(requests, port=args.port, rate=args.rate))
             sent_in = time.monotonic() - sending
+            # Twilio also redelivers callbacks we did answer: replay some, still killing workers; nothing may change.
+            replays = random.Random(args.seed).sample(requests, min(args.replays, len(requests)))
+            replay_stats, replay_answers = asyncio.run(send_all(replays, port=args.port, rate=args.rate))
             killer.stopped.set()
             killer.join()
         outcome = verify(call_sids, len(requests))
@@ -163,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep_database:
             common.drop_database(args.database)
     errors = {}
-    for status in answers.values():
+    for status in [*answers.values(), *replay_answers.values()]:
         if status is None or status >= 400:
             errors[str(status)] = errors.get(str(status), 0) + 1
     latencies = sorted(stats.latencies)
@@ -171,6 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"sent {stats.sent} callbacks in {sent_in:.1f} s ({stats.sent / sent_in:.0f}/s), {killer.kills} workers killed,"
         f" {stats.retries} retries after connection errors {stats.failures or ''}; p99 with retries {p99:.0f} ms"
+    )
+    print(
+        f"then replayed {replay_stats.sent} already answered callbacks ({replay_stats.retries} retries): "
+        "each must be dropped as a duplicate"
     )
     print(
         f"CallLog status rows: {outcome['rows']} of {outcome['expected']}; lost {outcome['lost']}, duplicated "
