@@ -273,6 +273,17 @@ def test_malformed_verify_requests_are_400_not_500(device):
     assert body["error"] == "validation_error"
 
 
+def test_a_verify_body_that_is_not_json_is_a_documented_bad_request(device):
+    response = APIClient().post(VERIFY, "{not json", content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "bad_request"
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    failure_ref = schema["paths"][VERIFY]["post"]["responses"]["400"]["content"]["application/json"]["schema"]["$ref"]
+    error_ref = schema["components"]["schemas"][failure_ref.split("/")[-1]]["properties"]["error"]["$ref"]
+    assert "bad_request" in schema["components"]["schemas"][error_ref.split("/")[-1]]["enum"]
+
+
 # --- backup codes ---------------------------------------------------------------------------------------------------
 
 
@@ -509,7 +520,7 @@ def test_openapi_documents_the_verify_step_with_the_spec_field_names():
     enum = schema["components"]["schemas"][failure["error"]["$ref"].split("/")[-1]]["enum"]
     # The specification's four errors, plus the envelope's code for a malformed request.
     assert set(enum) == {"Code verify failed", "Time out", "Number of retries exceeded", "Account locked",
-                         "validation_error"}  # fmt: skip
+                         "validation_error", "bad_request"}  # fmt: skip
     assert "/api/auth/2fa/enrol" in schema["paths"] and "/api/auth/2fa/confirm" in schema["paths"]
 
 

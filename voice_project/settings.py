@@ -305,6 +305,7 @@ SPECTACULAR_SETTINGS = {
             "Number of retries exceeded",
             "Account locked",
             "validation_error",
+            "bad_request",
         ],
     },
 }

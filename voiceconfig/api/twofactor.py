@@ -115,9 +115,10 @@ class TwoFactorVerifiedSerializer(serializers.Serializer):
 
 
 class TwoFactorFailureSerializer(serializers.Serializer):
-    """A refused code (one of the specification's four errors), or a malformed request (`validation_error`)."""
+    """A refused code (one of the specification's four errors), or a malformed request: `validation_error` for a
+    missing or wrong field, `bad_request` for a body that is not JSON at all."""
 
-    error = serializers.ChoiceField(choices=[*twofactor.SPEC_ERRORS, "validation_error"])
+    error = serializers.ChoiceField(choices=[*twofactor.SPEC_ERRORS, "validation_error", "bad_request"])
     message = serializers.CharField()
     retryRemainingNumber = serializers.CharField(
         required=False, help_text="Codes this login may still try (digits); given with the four code errors."
