@@ -368,6 +368,8 @@ class Call(models.Model):
             models.Index(fields=["status", "queued_at"], name="call_queue_idx"),
             models.Index(fields=["stage", "queued_at"], name="call_waiting_idx", condition=Q(stage="queued")),
             models.Index(fields=["agent_call_sid"], name="call_agent_leg_idx"),
+            # The default ordering: a page of the call list reads 50 index entries instead of sorting every call.
+            models.Index(fields=["-created_at", "-id"], name="call_recent_idx"),
         ]
 
     def __str__(self) -> str:

@@ -12,15 +12,18 @@ import logging
 import re
 from collections.abc import Sequence
 
+from django.db.models.expressions import RawSQL
 from django.http import HttpRequest
 from django.utils import timezone
 
 from voiceconfig import calls as call_services
 from voiceconfig.models import (
     AfterHoursAction,
+    BusinessHours,
     Call,
     CallEvent,
     CallStage,
+    Holiday,
     IvrAction,
     IvrOption,
     PhoneLine,
@@ -92,7 +95,7 @@ def incoming(request: HttpRequest, *, call_sid: str, from_number: str, to_number
     if not CALL_SID.match(call_sid):
         logger.warning("voice webhook without a valid CallSid: %r", call_sid)
         return twiml.message_and_hang_up(Prompt(text=CANNOT_CONNECT))
-    line = PhoneLine.objects.select_related("config").filter(phone_number=to_number).first()
+    line = line_for_incoming(to_number)
     if line is None or not line.enabled:
         call, created = call_services.call_start(
             call_sid=call_sid,
@@ -109,8 +112,18 @@ def incoming(request: HttpRequest, *, call_sid: str, from_number: str, to_number
             )
         return twiml.message_and_hang_up(speech_of(line.config if line else None).with_text(NOT_IN_SERVICE))
     config = line.config
+    # The line lookup said which of hours, holidays and IVR options the config has: only those are queried.
+    is_open = not (line.has_hours or line.has_holidays) or hours.is_open(config=config, at=timezone.now())
+    options = list(config.ivr_options.all()) if line.has_options else []
+    # Open and no menu: the caller goes straight to the queue, so the call is created queued (no enqueue UPDATE).
+    queue_at_once = is_open and not options
     call, created = call_services.call_start(
-        call_sid=call_sid, from_number=from_number, to_number=to_number, line=line, status=status
+        call_sid=call_sid,
+        from_number=from_number,
+        to_number=to_number,
+        line=line,
+        status=status,
+        stage=CallStage.QUEUED if queue_at_once else CallStage.NEW,
     )
     call.phone_line = line
     if not created and note_status(call, status, source="voice"):
@@ -119,7 +132,7 @@ def incoming(request: HttpRequest, *, call_sid: str, from_number: str, to_number
         # Twilio asked again for a call that is already waiting or talking: put it back in its conference.
         return conference_twiml(call, config, request)
     speech = speech_of(config)
-    if not hours.is_open(config=config, at=timezone.now()):
+    if not is_open:
         call_services.call_log_add(
             call=call,
             call_sid=call_sid,
@@ -131,11 +144,39 @@ def incoming(request: HttpRequest, *, call_sid: str, from_number: str, to_number
     greeting = Prompt(
         text=config.greeting_text, audio_url=config.greeting_audio_url, voice=config.voice, language=config.language
     )
-    options = list(config.ivr_options.all())
     if options:
         call_services.call_count_ivr_prompt(call=call)
         return menu_twiml(call, config, options, request, intro=[greeting])
-    return route(call, config, request, intro=[greeting], speech=speech)
+    return route(call, config, request, intro=[greeting], speech=speech, enqueued=created and queue_at_once)
+
+
+def line_for_incoming(to_number: str) -> PhoneLine | None:
+    """The line called, its config, and whether the config has business hours, holidays and IVR options.
+
+    Three EXISTS in the one query: most configs have none of them, and three queries that find nothing were
+    a third of an incoming call's statements. Written as SQL because the ORM's Exists() subqueries cost more to
+    build than the whole query takes to run (0.5 ms of CPU per call; issue 8).
+    """
+    try:
+        return (
+            PhoneLine.objects.select_related("config")
+            .annotate(**HAS_CONFIG_ROWS)
+            .get(phone_number=to_number)  # get(): no ORDER BY to build for one unique row
+        )
+    except PhoneLine.DoesNotExist:
+        return None
+
+
+def _config_has(model) -> RawSQL:
+    line_table = PhoneLine._meta.db_table
+    return RawSQL(f"EXISTS (SELECT 1 FROM {model._meta.db_table} x WHERE x.config_id = {line_table}.config_id)", ())
+
+
+HAS_CONFIG_ROWS = {
+    "has_hours": _config_has(BusinessHours),
+    "has_holidays": _config_has(Holiday),
+    "has_options": _config_has(IvrOption),
+}
 
 
 def after_hours(call: Call, config: VoiceConfig, request: HttpRequest) -> str:
@@ -255,10 +296,20 @@ def gathered(
 
 
 def route(
-    call: Call, config: VoiceConfig, request: HttpRequest, *, intro: Sequence[Prompt] = (), speech: Prompt
+    call: Call,
+    config: VoiceConfig,
+    request: HttpRequest,
+    *,
+    intro: Sequence[Prompt] = (),
+    speech: Prompt,
+    enqueued: bool = False,
 ) -> str:
-    """The caller starts waiting for an agent in the call's conference; the free agent (if any) is rung now."""
-    call_services.call_enqueue(call=call)
+    """The caller starts waiting for an agent in the call's conference; the free agent (if any) is rung now.
+
+    `enqueued`: the call was created queued (call_start), so it is waiting already.
+    """
+    if not enqueued:
+        call_services.call_enqueue(call=call)
     routing.route_waiting_callers(line=call.phone_line, request=request)
     if config.max_queue_wait_seconds == 0:
         # No waiting at all: with nobody rung for this caller, go straight to voicemail or the message.

@@ -52,9 +52,12 @@ def _queue_wait_error(request: HttpRequest) -> str:
     return twiml.hold_music(music_url="", next_url=webhook_url("queue-wait", request, callSid=params.get("CallSid")))
 
 
+# Twilio ignores what a callback answers; an empty document is all it needs. Built once: it never changes.
+EMPTY_TWIML = twiml.empty()
+
+
 def _callback_error(request: HttpRequest) -> str:
-    # Twilio ignores what a status callback answers; an empty document is all it needs.
-    return twiml.empty()
+    return EMPTY_TWIML
 
 
 def _fallback_error(request: HttpRequest) -> str:
@@ -114,7 +117,7 @@ def status_callback(request: HttpRequest) -> str:
     )
     for leg_sid in result.legs_to_cancel:
         routing.hang_up_quietly(call_sid=leg_sid, why="the caller hung up while the agent's phone rang")
-    return twiml.empty()
+    return EMPTY_TWIML
 
 
 @twilio_webhook(on_error=_callback_error)
