@@ -245,8 +245,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "voiceconfig.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "voiceconfig.api.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        # DRF's anon and user throttles, counted in one SQL statement per request (voiceconfig/api/throttling.py).
+        "voiceconfig.api.throttling.AnonRateThrottle",
+        "voiceconfig.api.throttling.UserRateThrottle",
         # Only for views that name a throttle_scope (the login); each scope needs a rate below.
         "rest_framework.throttling.ScopedRateThrottle",
     ],
