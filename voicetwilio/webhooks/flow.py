@@ -71,7 +71,11 @@ def speech_of(config: VoiceConfig | None) -> Prompt:
 def find_call(call_sid: str) -> Call | None:
     if not CALL_SID.match(call_sid or ""):
         return None
-    return Call.objects.select_related("phone_line__config").filter(call_sid=call_sid).first()
+    try:
+        # get(), not first(): first() would build the model's ORDER BY for a unique row (CPU on every webhook).
+        return Call.objects.select_related("phone_line__config").get(call_sid=call_sid)
+    except Call.DoesNotExist:
+        return None
 
 
 def note_status(call: Call, status: str, *, source: str) -> bool:
