@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import call_sid
-from tests.twilio.signing import twilio_signature
+from tests.twilio.signing import WEBHOOK_NAMES, twilio_signature
 from voiceconfig.models import Call, CallStatus
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
@@ -30,19 +30,6 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
-# Every URL Twilio calls (voicetwilio/webhook_urls.py), by URL name.
-WEBHOOKS = [
-    "voice",
-    "gather",
-    "statuscallback",
-    "fallback",
-    "participant-callback",
-    "conference-callback",
-    "queue-wait",
-    "voicemail",
-    "recording-callback",
-    "dial-callback",
-]
 
 KNOWN_CALL = call_sid(0xF00D)
 LINE_NUMBER = "+14155550100"
@@ -225,7 +212,7 @@ def calls_in_every_stage(db, line, make_agent):
     return line
 
 
-@pytest.mark.parametrize("name", WEBHOOKS)
+@pytest.mark.parametrize("name", WEBHOOK_NAMES)
 def test_fuzzed_but_signed_requests_never_get_a_server_error(name, calls_in_every_stage):
     path = reverse(name)
 
@@ -245,7 +232,7 @@ TAMPERINGS = st.sampled_from(
 )
 
 
-@pytest.mark.parametrize("name", WEBHOOKS)
+@pytest.mark.parametrize("name", WEBHOOK_NAMES)
 def test_any_tampered_signature_is_refused(name, calls_in_every_stage):
     path = reverse(name)
 

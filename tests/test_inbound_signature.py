@@ -8,31 +8,19 @@ import pytest
 from django.test import override_settings
 from django.urls import reverse
 
-from tests.twilio.signing import signed_post, twilio_signature
+from tests.twilio.signing import WEBHOOK_NAMES, signed_post, twilio_signature
 
-WEBHOOKS = [
-    "voice",
-    "gather",
-    "statuscallback",
-    "fallback",
-    "participant-callback",
-    "conference-callback",
-    "queue-wait",
-    "voicemail",
-    "recording-callback",
-    "dial-callback",
-]
 CALL = {"CallSid": "CA" + "a" * 32, "From": "+14155550111", "To": "+14155550100", "CallStatus": "ringing"}
 
 
-@pytest.mark.parametrize("name", WEBHOOKS)
+@pytest.mark.parametrize("name", WEBHOOK_NAMES)
 def test_rejects_unsigned_request(client, db, name):
     response = client.post(reverse(name), CALL)
     assert response.status_code == 403
     assert ET.fromstring(response.content).tag == "Response"
 
 
-@pytest.mark.parametrize("name", WEBHOOKS)
+@pytest.mark.parametrize("name", WEBHOOK_NAMES)
 def test_rejects_request_signed_with_another_token(client, db, name):
     response = signed_post(client, reverse(name), CALL, token="not-our-token")
     assert response.status_code == 403

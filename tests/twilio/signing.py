@@ -6,7 +6,13 @@ from django.conf import settings
 from django.test import Client
 from twilio.request_validator import RequestValidator
 
+from voicetwilio.webhook_urls import urlpatterns as _webhook_urlpatterns
+
 TEST_SERVER = "http://testserver"
+
+# Every URL Twilio calls, by URL name, read from voicetwilio/webhook_urls.py so a new webhook is covered by the
+# signature and fuzz tests without anyone remembering to list it.
+WEBHOOK_NAMES: list[str] = [pattern.name for pattern in _webhook_urlpatterns]
 
 
 def twilio_signature(url: str, params: dict, token: str | None = None) -> str:
