@@ -16,8 +16,8 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils.safestring import mark_safe
 
-from .models import AfterHoursAction, BusinessHours, Holiday, IvrAction, IvrOption, PhoneLine, VoiceAgent, VoiceConfig
-from .validators import DTMF_KEYS, normalize_e164
+from .models import BusinessHours, Holiday, IvrAction, IvrOption, PhoneLine, VoiceAgent, VoiceConfig
+from .validators import DTMF_KEYS, normalize_e164, validate_forward_number, validate_opening_range
 
 # Countries offered first in the number picker; any other two-letter ISO code can be typed.
 NUMBER_COUNTRIES = [
@@ -136,8 +136,8 @@ class BusinessHoursForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         opens, closes = cleaned.get("opens_at"), cleaned.get("closes_at")
-        if opens is not None and closes is not None and opens == closes:
-            raise ValidationError("Opening and closing at the same minute leaves the line closed: pick two times.")
+        if opens is not None and closes is not None:
+            validate_opening_range(opens, closes)
         return cleaned
 
 
@@ -218,10 +218,11 @@ class IvrOptionForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         action = cleaned.get("action")
-        if action == IvrAction.FORWARD and not cleaned.get("forward_to") and "forward_to" not in self.errors:
-            self.add_error("forward_to", "A forward option needs the number to forward to.")
         if action == IvrAction.MESSAGE and not (cleaned.get("message") or "").strip():
             self.add_error("message", "A message option needs the words to read to the caller.")
+        if "forward_to" not in self.errors:  # an unreadable number is already reported against the field
+            # Raised from clean(), a field-keyed error lands on that field (Form._clean_form).
+            validate_forward_number(action=action, number=cleaned.get("forward_to"), field="forward_to")
         return cleaned
 
 
@@ -282,12 +283,12 @@ class VoiceConfigAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if (
-            cleaned.get("after_hours_action") == AfterHoursAction.FORWARD
-            and not cleaned.get("after_hours_forward_to")
-            and "after_hours_forward_to" not in self.errors
-        ):
-            self.add_error("after_hours_forward_to", "Forwarding after hours needs a number to forward to.")
+        if "after_hours_forward_to" not in self.errors:  # an unreadable number is already reported
+            validate_forward_number(
+                action=cleaned.get("after_hours_action"),
+                number=cleaned.get("after_hours_forward_to"),
+                field="after_hours_forward_to",
+            )
         return cleaned
 
 

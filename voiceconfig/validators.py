@@ -2,6 +2,7 @@
 
 import re
 import zoneinfo
+from datetime import time
 
 import phonenumbers
 from django.core.exceptions import ValidationError
@@ -51,3 +52,23 @@ def validate_identity(value: str) -> None:
 def identity_from_username(username: str) -> str:
     cleaned = re.sub(r"[^A-Za-z0-9_]", "_", username)[:121]
     return cleaned or "agent"
+
+
+# What a forward action with no number says, per field. The database refuses such rows too (the
+# *_forward_needs_number constraints); these words reach the admin form and the REST error alike.
+FORWARD_NEEDS_NUMBER = {
+    "forward_to": "A forward option needs the number to forward to.",
+    "after_hours_forward_to": "Forwarding after hours needs a number to forward to.",
+}
+
+
+def validate_forward_number(*, action: str | None, number: str | None, field: str) -> None:
+    """A `forward` action (IVR option or after hours) needs a number; the error names `field`."""
+    if action == "forward" and not number:
+        raise ValidationError({field: FORWARD_NEEDS_NUMBER[field]})
+
+
+def validate_opening_range(opens: time, closes: time) -> None:
+    """Opening and closing at the same minute is neither closed nor all day; ask for two times."""
+    if opens == closes:
+        raise ValidationError("Opening and closing at the same minute leaves the line closed: pick two times.")

@@ -18,6 +18,7 @@ from voiceconfig.models import (
     VoiceAgent,
     VoiceConfig,
 )
+from voiceconfig.validators import validate_forward_number, validate_opening_range
 
 from .errors import Conflict
 from .fields import ClockTimeField, E164Field, KeywordListField
@@ -51,8 +52,7 @@ class BusinessHoursSerializer(WholeItemSerializer):
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
-        if attrs["opens_at"] == attrs["closes_at"]:
-            raise serializers.ValidationError("A range must not open and close at the same minute.")
+        validate_opening_range(attrs["opens_at"], attrs["closes_at"])
         return attrs
 
 
@@ -72,8 +72,7 @@ class IvrOptionSerializer(WholeItemSerializer):
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
-        if attrs.get("action") == "forward" and not attrs.get("forward_to"):
-            raise serializers.ValidationError({"forward_to": "A forward option needs a number to forward to."})
+        validate_forward_number(action=attrs.get("action"), number=attrs.get("forward_to"), field="forward_to")
         return attrs
 
 
@@ -133,10 +132,7 @@ class VoiceConfigSerializer(serializers.ModelSerializer):
     def validate(self, attrs):
         action = attrs.get("after_hours_action", getattr(self.instance, "after_hours_action", None))
         forward_to = attrs.get("after_hours_forward_to", getattr(self.instance, "after_hours_forward_to", ""))
-        if action == "forward" and not forward_to:
-            raise serializers.ValidationError(
-                {"after_hours_forward_to": "Forwarding after hours needs a number to forward to."}
-            )
+        validate_forward_number(action=action, number=forward_to, field="after_hours_forward_to")
         return attrs
 
     def create(self, validated_data):
