@@ -4,6 +4,8 @@ Views only parse, authorise, call one service and render. Only the call's agent 
 an agent acts only on their own status: anything else answers 404, as if it did not exist.
 """
 
+from collections.abc import Callable
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
@@ -141,6 +143,16 @@ class _CallActionView(APIView):
             raise exceptions.ValidationError({"call_sid": f"{given} is not the CallSid of call {call.pk}."})
         return params.validated_data
 
+    def hold_action(self, request: Request, id: str, action: Callable[..., callcontrol.HoldOutcome]) -> Response:
+        """Hold and resume share everything but the callcontrol function they call."""
+        call = self.get_call(request, id)
+        self.parse(request, call, s.CallActionRequestSerializer)
+        try:
+            outcome = action(call=call, user=request.user)
+        except StateConflict as exc:
+            raise conflict(exc) from exc
+        return Response(s.HoldResultSerializer(_hold_result(outcome)).data)
+
 
 HOLD_DESCRIPTION = (
     "Puts the caller on hold with the line's hold music (its config's holdMusicUrl); the agent stays in the "
@@ -160,13 +172,7 @@ class CallHoldView(_CallActionView):
         responses={200: s.HoldResultSerializer, **_errors(400, 401, 404, 409, 502, 503)},
     )
     def post(self, request: Request, id: str) -> Response:
-        call = self.get_call(request, id)
-        self.parse(request, call, s.CallActionRequestSerializer)
-        try:
-            outcome = callcontrol.call_hold(call=call, user=request.user)
-        except StateConflict as exc:
-            raise conflict(exc) from exc
-        return Response(s.HoldResultSerializer(_hold_result(outcome)).data)
+        return self.hold_action(request, id, callcontrol.call_hold)
 
 
 class CallResumeView(_CallActionView):
@@ -183,13 +189,7 @@ class CallResumeView(_CallActionView):
         responses={200: s.HoldResultSerializer, **_errors(400, 401, 404, 409, 502, 503)},
     )
     def post(self, request: Request, id: str) -> Response:
-        call = self.get_call(request, id)
-        self.parse(request, call, s.CallActionRequestSerializer)
-        try:
-            outcome = callcontrol.call_resume(call=call, user=request.user)
-        except StateConflict as exc:
-            raise conflict(exc) from exc
-        return Response(s.HoldResultSerializer(_hold_result(outcome)).data)
+        return self.hold_action(request, id, callcontrol.call_resume)
 
 
 def _hold_result(outcome: callcontrol.HoldOutcome) -> dict:
