@@ -126,13 +126,18 @@ class TwoFactorFailureSerializer(serializers.Serializer):
     details = serializers.JSONField(required=False, help_text="Per-field messages of a validation_error.")
 
 
-class TwoFactorVerifyView(APIView):
+class PlainJSONView(APIView):
+    """Keys in and out exactly as written (see the module docstring)."""
+
+    renderer_classes = [JSONRenderer]
+    parser_classes = [PlainJSONParser, FormParser, MultiPartParser]
+
+
+class TwoFactorVerifyView(PlainJSONView):
     """The second login step: a code for the preLoginToken, answered by the JWT pair."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    renderer_classes = [JSONRenderer]
-    parser_classes = [PlainJSONParser, FormParser, MultiPartParser]
 
     @extend_schema(
         tags=["auth"],
@@ -189,13 +194,15 @@ class TwoFactorBackupCodesSerializer(serializers.Serializer):
     backupCodes = serializers.ListField(child=serializers.CharField(), help_text="One-time codes; shown once only.")
 
 
-class TwoFactorEnrolView(APIView):
-    """Start setting up two-factor login for the signed-in user."""
+class EnrolmentView(PlainJSONView):
+    """The signed-in user's own enrolment steps."""
 
     permission_classes = [IsAuthenticated]
     schema_error_codes_extra = {"409"}  # 2FA already on / no pending enrolment
-    renderer_classes = [JSONRenderer]
-    parser_classes = [PlainJSONParser, FormParser, MultiPartParser]
+
+
+class TwoFactorEnrolView(EnrolmentView):
+    """Start setting up two-factor login for the signed-in user."""
 
     @extend_schema(
         tags=["auth"],
@@ -212,13 +219,8 @@ class TwoFactorEnrolView(APIView):
         return no_store(Response({"secretKey": enrolment.secret_key, "otpauthUri": enrolment.otpauth_uri}))
 
 
-class TwoFactorConfirmView(APIView):
+class TwoFactorConfirmView(EnrolmentView):
     """Finish enrolment with a code from the app; answers the backup codes."""
-
-    permission_classes = [IsAuthenticated]
-    schema_error_codes_extra = {"409"}  # 2FA already on / no pending enrolment
-    renderer_classes = [JSONRenderer]
-    parser_classes = [PlainJSONParser, FormParser, MultiPartParser]
 
     @extend_schema(
         tags=["auth"],
