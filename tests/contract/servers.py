@@ -7,17 +7,17 @@ stopped by the fixture that started it.
 import json
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
+
+import twilio_emulator.appserver
 
 REPO = Path(__file__).resolve().parents[2]
 PRISM = REPO / "node_modules" / ".bin" / "prism"
@@ -27,15 +27,9 @@ PRISM_PORTS = range(4010, 4020)
 HELPER_PORTS = range(8300, 8350)
 
 
-def free_port(candidates: Iterable[int]) -> int:
-    for port in candidates:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {candidates}")
+def free_port(ports: range) -> int:
+    """The first port in `ports` nobody listens on."""
+    return twilio_emulator.appserver.free_port(ports[0], ports[-1])
 
 
 class PrismProcess:

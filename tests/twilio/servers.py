@@ -8,7 +8,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,8 @@ from urllib.parse import parse_qs, unquote
 
 import requests
 
+import twilio_emulator.appserver
+
 ROOT = Path(__file__).resolve().parents[2]
 PORT_RANGE = os.environ.get("INBOUND_TEST_PORTS", "8200-8249")
 PARTICIPANTS = re.compile(r"^/2010-04-01/Accounts/(AC\w+)/Conferences/([^/]+)/Participants\.json$")
@@ -31,14 +32,7 @@ CALL = re.compile(r"^/2010-04-01/Accounts/(AC\w+)/Calls/(CA\w+)\.json$")
 
 def free_port() -> int:
     low, high = (int(part) for part in PORT_RANGE.split("-"))
-    for port in range(low, high + 1):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {PORT_RANGE}")
+    return twilio_emulator.appserver.free_port(low, high)
 
 
 class FakeTwilio(ThreadingHTTPServer):
