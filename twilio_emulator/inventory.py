@@ -123,7 +123,6 @@ def _build() -> list[ForSale]:
 
 
 INVENTORY = _build()
-KINDS = {"Local", "TollFree", "Mobile"}
 
 
 def countries() -> list[str]:

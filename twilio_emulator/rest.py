@@ -525,7 +525,7 @@ class TwilioApi:
     def list_numbers(self, form: Form, country: str, kind: str) -> tuple[int, Any]:
         country = country.upper()
         path = f"{self._base()}/AvailablePhoneNumbers/{country}/{kind}.json"
-        if kind not in inventory.KINDS or kind not in inventory.kinds_in(country):
+        if kind not in inventory.kinds_in(country):
             raise ApiError(404, 20404, f"The requested resource {path} was not found")
         area_code = form.get("AreaCode") or ""
         if area_code and not re.fullmatch(r"[2-9][0-9]{2}", area_code):
