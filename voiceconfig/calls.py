@@ -110,6 +110,11 @@ def call_log_add(
     )
 
 
+def _log_unknown_call(*, call_sid: str, message: str, **fields) -> None:
+    """A callback about a CallSid we have no call for: only logged (deduplicated like the event it stands for)."""
+    call_log_add(call_sid=call_sid, event=CallEvent.UNKNOWN_CALL, message=message, **fields)
+
+
 # --- creating calls and moving them through our flow ------------------------------------------------------
 
 
@@ -460,9 +465,8 @@ def call_apply_status(
     dedupe_key = f"status:{status}{seq_part}"
     call = _lock_for_status(call_sid)
     if call is None:
-        call_log_add(
+        _log_unknown_call(
             call_sid=call_sid,
-            event=CallEvent.UNKNOWN_CALL,
             dedupe_key=dedupe_key,
             call_status=status,
             data=data,
@@ -670,9 +674,8 @@ def call_apply_leg_event(
         .first()
     )
     if call is None:
-        call_log_add(
+        _log_unknown_call(
             call_sid=call_sid,
-            event=CallEvent.UNKNOWN_CALL,
             dedupe_key=f"{leg_key}{status}{seq_part}",
             call_status=status,
             data=data,
@@ -795,9 +798,8 @@ def call_apply_conference_event(
     dedupe_key = f"conf:{conference_sid}:{event}:{participant_sid}:{'' if sequence_number is None else sequence_number}"
     call = Call.objects.filter(call_sid=call_sid).first() if call_sid else None
     if call is None:
-        call_log_add(
+        _log_unknown_call(
             call_sid=call_sid,
-            event=CallEvent.UNKNOWN_CALL,
             dedupe_key=dedupe_key,
             data=data,
             sequence_number=sequence_number,
@@ -837,9 +839,8 @@ def call_store_recording(
     dedupe_key = f"rec:{recording_sid or recording_url}:{recording_status or 'action'}"
     call = Call.objects.select_for_update().filter(call_sid=call_sid).first() if call_sid else None
     if call is None:
-        call_log_add(
+        _log_unknown_call(
             call_sid=call_sid,
-            event=CallEvent.UNKNOWN_CALL,
             dedupe_key=dedupe_key,
             data=data,
             message="Recording for a call we never saw.",
