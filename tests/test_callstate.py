@@ -164,6 +164,20 @@ def test_a_leg_callback_for_an_unknown_call_is_recorded(twilio, db):
 # --- conference and recordings ---------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("callback", ["conference", "recording"])
+def test_a_conference_event_or_recording_for_an_unknown_call_is_answered_200_and_recorded_once(twilio, db, callback):
+    unknown = "CA" + "e" * 32
+    send = {
+        "conference": lambda: twilio.conference(unknown, "participant-join"),
+        "recording": lambda: twilio.recording(unknown),
+    }
+    assert send[callback]().status_code == 200
+    assert send[callback]().status_code == 200
+    log = CallLog.objects.get()
+    assert (log.event, log.call, log.call_sid) == (CallEvent.UNKNOWN_CALL, None, unknown)
+    assert not Call.objects.exists()
+
+
 def test_the_first_conference_event_tells_us_the_conference_sid(twilio, line, twilio_gateway):
     twilio.incoming(call_sid=CALLER)
     Call.objects.filter(call_sid=CALLER).update(conference_sid="")
