@@ -7,6 +7,8 @@ from http.cookies import SimpleCookie
 import jwt
 import pyotp
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
@@ -394,6 +396,24 @@ def test_admin_pages_for_two_factor_open_without_showing_the_secret(device, agen
         response = admin.get(url)
         assert response.status_code == 200, url
         assert SECRET not in response.content.decode()
+
+
+def test_admin_list_shows_backup_codes_left_in_the_same_queries_however_many_accounts(
+    device, make_agent, staff_user, django_assert_max_num_queries
+):
+    BackupCode.objects.bulk_create(
+        [BackupCode(device=device, code_hash=f"h{n}", used_at=timezone.now() if n < 3 else None) for n in range(10)]
+    )
+    admin = APIClient()
+    admin.force_login(staff_user)
+    with CaptureQueriesContext(connection) as one_account:
+        page = admin.get("/admin/voiceconfig/twofactordevice/")
+    assert '<td class="field-backup_codes_left">7</td>' in page.content.decode()
+
+    for n in range(5):
+        TwoFactorDevice.objects.create(user=make_agent(f"more{n}").user, secret=SECRET)
+    with django_assert_max_num_queries(len(one_account)):
+        admin.get("/admin/voiceconfig/twofactordevice/")
 
 
 # --- isSKip2fa: trusted devices -------------------------------------------------------------------------------------
