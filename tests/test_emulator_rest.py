@@ -98,6 +98,11 @@ def api(emulator, path: str) -> str:
     return f"{emulator.url}/2010-04-01/Accounts/{ACCOUNT}{path}"
 
 
+def request(emulator, method: str, path: str, **kwargs) -> requests.Response:
+    """`method` on `path` under the test account, authenticated as the twilio library authenticates."""
+    return requests.request(method, api(emulator, path), auth=AUTH, timeout=5, **kwargs)
+
+
 def test_the_gateway_adds_holds_and_removes_a_participant_through_the_emulator(twilio_settings, emulator):
     participant = gateway.add_participant(
         conference_name="call-42",
@@ -135,11 +140,11 @@ def test_the_gateway_adds_holds_and_removes_a_participant_through_the_emulator(t
 
 
 def test_the_gateway_redirects_and_ends_calls(twilio_settings, emulator):
-    created = requests.post(
-        api(emulator, "/Calls.json"),
-        auth=AUTH,
+    created = request(
+        emulator,
+        "POST",
+        "/Calls.json",
         data={"To": "client:alice", "From": "+14155550100", "Url": "http://127.0.0.1:9/voicetwilio/voice"},
-        timeout=5,
     )
     assert created.status_code == 201
     sid = created.json()["sid"]
@@ -168,68 +173,61 @@ def test_the_gateway_finds_numbers_for_sale(twilio_settings):
 
 
 def test_contains_accepts_letters_as_keypad_digits_and_star_wildcards(emulator):
-    found = requests.get(
-        api(emulator, "/AvailablePhoneNumbers/US/Local.json"), auth=AUTH, params={"Contains": "555*15"}, timeout=5
-    ).json()["available_phone_numbers"]
+    def search(contains: str) -> list[dict]:
+        found = request(emulator, "GET", "/AvailablePhoneNumbers/US/Local.json", params={"Contains": contains})
+        return found.json()["available_phone_numbers"]
+
+    found = search("555*15")
     assert found and all("15" in number["phone_number"][-4:] for number in found)
-    keypad = requests.get(
-        api(emulator, "/AvailablePhoneNumbers/US/Local.json"), auth=AUTH, params={"Contains": "JKL"}, timeout=5
-    ).json()["available_phone_numbers"]
+    keypad = search("JKL")
     assert keypad and all("555" in number["phone_number"] for number in keypad)
 
 
 def test_calls_conferences_participants_and_numbers_have_twilios_json_shape(spec, emulator):
-    created = requests.post(
-        api(emulator, "/Calls.json"),
-        auth=AUTH,
+    created = request(
+        emulator,
+        "POST",
+        "/Calls.json",
         data={"To": "client:bob", "From": "+14155550100", "Twiml": "<Response><Say>Hi</Say></Response>"},
-        timeout=5,
     )
     assert created.status_code == 201
     assert_twilio_shape(spec, created.json(), "/Calls.json", "post", "201")
     sid = created.json()["sid"]
-    fetched = requests.get(api(emulator, f"/Calls/{sid}.json"), auth=AUTH, timeout=5)
+    fetched = request(emulator, "GET", f"/Calls/{sid}.json")
     assert_twilio_shape(spec, fetched.json(), "/Calls/{Sid}.json", "get", "200")
-    listed = requests.get(api(emulator, "/Calls.json"), auth=AUTH, timeout=5)
+    listed = request(emulator, "GET", "/Calls.json")
     assert_twilio_shape(spec, listed.json(), "/Calls.json", "get", "200")
 
-    participant = requests.post(
-        api(emulator, "/Conferences/room-1/Participants.json"),
-        auth=AUTH,
+    participant = request(
+        emulator,
+        "POST",
+        "/Conferences/room-1/Participants.json",
         data={"To": "client:bob", "From": "+14155550100", "Label": "agent"},
-        timeout=5,
     )
     assert participant.status_code == 201
     assert_twilio_shape(spec, participant.json(), "/Conferences/{ConferenceSid}/Participants.json", "post", "201")
     conference_sid, call_sid = participant.json()["conference_sid"], participant.json()["call_sid"]
-    conferences = requests.get(
-        api(emulator, "/Conferences.json"), auth=AUTH, params={"FriendlyName": "room-1"}, timeout=5
-    ).json()
+    conferences = request(emulator, "GET", "/Conferences.json", params={"FriendlyName": "room-1"}).json()
     assert_twilio_shape(spec, conferences, "/Conferences.json", "get", "200")
     assert [c["sid"] for c in conferences["conferences"]] == [conference_sid]
-    conference = requests.get(api(emulator, f"/Conferences/{conference_sid}.json"), auth=AUTH, timeout=5)
+    conference = request(emulator, "GET", f"/Conferences/{conference_sid}.json")
     assert_twilio_shape(spec, conference.json(), "/Conferences/{Sid}.json", "get", "200")
-    by_label = requests.post(
-        api(emulator, f"/Conferences/{conference_sid}/Participants/agent.json"),
-        auth=AUTH,
-        data={"Muted": "true"},
-        timeout=5,
+    by_label = request(
+        emulator, "POST", f"/Conferences/{conference_sid}/Participants/agent.json", data={"Muted": "true"}
     )
     assert by_label.status_code == 200 and by_label.json()["muted"] is True and by_label.json()["call_sid"] == call_sid
     assert_twilio_shape(
         spec, by_label.json(), "/Conferences/{ConferenceSid}/Participants/{CallSid}.json", "post", "200"
     )
-    participants = requests.get(api(emulator, f"/Conferences/{conference_sid}/Participants.json"), auth=AUTH, timeout=5)
+    participants = request(emulator, "GET", f"/Conferences/{conference_sid}/Participants.json")
     assert_twilio_shape(spec, participants.json(), "/Conferences/{ConferenceSid}/Participants.json", "get", "200")
-    removed = requests.delete(
-        api(emulator, f"/Conferences/{conference_sid}/Participants/{call_sid}.json"), auth=AUTH, timeout=5
-    )
+    removed = request(emulator, "DELETE", f"/Conferences/{conference_sid}/Participants/{call_sid}.json")
     assert removed.status_code == 204 and removed.content == b""
 
     for kind in ("Local", "TollFree"):
-        numbers = requests.get(api(emulator, f"/AvailablePhoneNumbers/US/{kind}.json"), auth=AUTH, timeout=5)
+        numbers = request(emulator, "GET", f"/AvailablePhoneNumbers/US/{kind}.json")
         assert_twilio_shape(spec, numbers.json(), f"/AvailablePhoneNumbers/{{CountryCode}}/{kind}.json", "get", "200")
-    mobiles = requests.get(api(emulator, "/AvailablePhoneNumbers/GB/Mobile.json"), auth=AUTH, timeout=5)
+    mobiles = request(emulator, "GET", "/AvailablePhoneNumbers/GB/Mobile.json")
     assert_twilio_shape(spec, mobiles.json(), "/AvailablePhoneNumbers/{CountryCode}/Mobile.json", "get", "200")
 
 
@@ -250,23 +248,19 @@ def test_wrong_credentials_get_twilios_401_and_an_api_key_is_accepted(emulator):
 
 
 def test_unknown_sids_are_404_and_bad_requests_400_with_twilio_error_codes(emulator):
-    missing = requests.get(api(emulator, f"/Calls/CA{'0' * 32}.json"), auth=AUTH, timeout=5)
+    missing = request(emulator, "GET", f"/Calls/CA{'0' * 32}.json")
     assert missing.status_code == 404
     assert missing.json()["code"] == 20404 and missing.json()["status"] == 404
     assert missing.json()["more_info"] == "https://www.twilio.com/docs/errors/20404"
 
-    no_to = requests.post(api(emulator, "/Calls.json"), auth=AUTH, data={"From": "+14155550100"}, timeout=5)
+    no_to = request(emulator, "POST", "/Calls.json", data={"From": "+14155550100"})
     assert no_to.status_code == 400 and no_to.json()["code"] == 21201
 
-    no_url = requests.post(
-        api(emulator, "/Calls.json"), auth=AUTH, data={"From": "+14155550100", "To": "+14155550101"}, timeout=5
-    )
+    no_url = request(emulator, "POST", "/Calls.json", data={"From": "+14155550100", "To": "+14155550101"})
     assert no_url.status_code == 400 and no_url.json()["code"] == 21205
 
     # Only adding a participant may name the conference by its friendly name; changing one needs the CF SID.
-    by_name = requests.post(
-        api(emulator, f"/Conferences/room-1/Participants/CA{'1' * 32}.json"), auth=AUTH, data={"Hold": "true"}
-    )
+    by_name = request(emulator, "POST", f"/Conferences/room-1/Participants/CA{'1' * 32}.json", data={"Hold": "true"})
     assert by_name.status_code == 404
 
     other_account = requests.get(f"{emulator.url}/2010-04-01/Accounts/AC{'f' * 32}/Calls.json", auth=AUTH, timeout=5)
@@ -274,17 +268,12 @@ def test_unknown_sids_are_404_and_bad_requests_400_with_twilio_error_codes(emula
 
 
 def test_redirecting_a_finished_call_is_refused_as_twilio_does(emulator):
-    created = requests.post(
-        api(emulator, "/Calls.json"),
-        auth=AUTH,
-        data={"To": "client:bob", "From": "+14155550100", "Twiml": "<Response/>"},
-        timeout=5,
+    created = request(
+        emulator, "POST", "/Calls.json", data={"To": "client:bob", "From": "+14155550100", "Twiml": "<Response/>"}
     ).json()
     call = emulator.world.calls[created["sid"]]
     with emulator.world.lock:
         call.status = "completed"
-    refused = requests.post(
-        api(emulator, f"/Calls/{created['sid']}.json"), auth=AUTH, data={"Url": "http://127.0.0.1:9/x"}, timeout=5
-    )
+    refused = request(emulator, "POST", f"/Calls/{created['sid']}.json", data={"Url": "http://127.0.0.1:9/x"})
     assert refused.status_code == 400
     assert refused.json()["code"] == 21220
