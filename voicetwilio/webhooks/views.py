@@ -150,7 +150,7 @@ def participant_callback(request: HttpRequest) -> str:
         routing.retry_after_missed_ring(call=result.call, missed_agent_id=result.retry_excluding, request=request)
     if result.hang_up_leg:
         routing.hang_up_quietly(call_sid=result.hang_up_leg, why="the agent answered after the caller hung up")
-    return twiml.empty()
+    return EMPTY_TWIML
 
 
 @twilio_webhook(on_error=_callback_error)
@@ -165,7 +165,7 @@ def conference_callback(request: HttpRequest) -> str:
         sequence_number=params.get_int("SequenceNumber"),
         data=params.as_dict(CONFERENCE_FIELDS),
     )
-    return twiml.empty()
+    return EMPTY_TWIML
 
 
 @twilio_webhook(on_error=_queue_wait_error)
@@ -209,7 +209,7 @@ def recording_callback(request: HttpRequest) -> str:
         config = call.phone_line.config if call is not None and call.phone_line else None
         speech = flow.speech_of(config)
         return twiml.message_and_hang_up(speech.with_text("Thank you for your message. Goodbye."))
-    return twiml.empty()
+    return EMPTY_TWIML
 
 
 @twilio_webhook(on_error=_fallback_error)
