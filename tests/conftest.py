@@ -10,6 +10,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from tests.twilio.payloads import sid
 from voiceconfig import services
 from voiceconfig.models import PhoneLine, VoiceConfig
 
@@ -101,4 +102,4 @@ def line(config) -> PhoneLine:
 
 
 def call_sid(n: int) -> str:
-    return "CA" + f"{n:032x}"
+    return sid("CA", n)

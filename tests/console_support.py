@@ -5,14 +5,11 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from tests.twilio.payloads import sid
 from voiceconfig.models import AgentStatus, Call, CallLog, CallStage, CallStatus, VoiceAgent
 from voicetwilio import gateway
 
 CONFERENCE_SID = "CF" + "c" * 32
-
-
-def sid(prefix: str, n: int) -> str:
-    return prefix + f"{n:032x}"
 
 
 def make_available(agent: VoiceAgent, **fields) -> VoiceAgent:

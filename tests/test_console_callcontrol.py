@@ -11,7 +11,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from tests.conftest import api_client_for
-from tests.console_support import CONFERENCE_SID, connected_call, install_fake_gateway, make_available, sid
+from tests.console_support import CONFERENCE_SID, connected_call, install_fake_gateway, make_available
+from tests.twilio.payloads import sid
 from voiceconfig import calls as call_services
 from voiceconfig.models import AgentStatus, Call, CallEvent, CallLog, CallStatus, VoiceAgent, VoiceConfig
 from voicetwilio import callcontrol, routing
