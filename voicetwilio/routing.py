@@ -33,11 +33,6 @@ def reserve_agent(*, call: Call, exclude_agent_ids=()) -> VoiceAgent | None:
     return call_services.call_reserve_agent(call=call, exclude_agent_ids=exclude_agent_ids)
 
 
-def release_agent(*, call: Call, agent: VoiceAgent, reason: str = "") -> None:
-    """Take a ringing agent off the call: available again, and the caller waits for the next agent."""
-    call_services.call_release_agent(call=call, agent=agent, reason=reason)
-
-
 def connect_agent(*, call: Call, agent: VoiceAgent, request: HttpRequest | None = None) -> bool:
     """Ring the reserved agent's softphone into the call's conference. False (agent released) if Twilio fails.
 
