@@ -79,8 +79,8 @@ def require_connected(call: Call, action: str) -> None:
         )
 
 
-def _log(call: Call, event: str, message: str, data: dict) -> CallLog:
-    return CallLog.objects.create(
+def _log(call: Call, event: str, message: str, data: dict) -> None:
+    call_services.call_log_add(
         call=call, call_sid=call.call_sid, event=event, call_status=call.status, message=message, data=data
     )
 
