@@ -93,6 +93,17 @@ class TestCallSidInLogs:
         Client().post("/voicetwilio/gather", {"callSid": CALL_SID, "digits": "1"})
         assert {line["call_sid"] for line in log_lines()} == {CALL_SID}
 
+    def test_a_call_sid_in_the_query_string_is_bound_too(self, db, log_lines):
+        Client().post(f"/voicetwilio/statuscallback?ParentCallSid={CALL_SID}", {"CallStatus": "ringing"})
+        assert {line["call_sid"] for line in log_lines()} == {CALL_SID}
+
+    def test_a_form_too_big_to_read_is_still_logged_without_a_call_sid(self, db, log_lines, settings):
+        settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 2
+        response = Client().post("/voicetwilio/statuscallback", {"a": "1", "b": "2", "c": "3", "CallSid": CALL_SID})
+        assert response.status_code < 500
+        request_line = next(line for line in log_lines() if line["logger"] == "voice.request")
+        assert request_line["call_sid"] == ""
+
     def test_the_call_sid_does_not_leak_into_the_next_request(self, db, log_lines):
         client = Client()
         client.post("/voicetwilio/statuscallback", {"CallSid": CALL_SID, "CallStatus": "ringing"})

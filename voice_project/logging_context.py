@@ -30,6 +30,7 @@ CALL_SID_IN_TEXT = re.compile(r"\bCA[0-9a-fA-F]{32}\b")
 CALL_PATH_PREFIX = "/voicetwilio/"
 # Twilio posts urlencoded forms; test clients and some tools post multipart ones.
 FORM_CONTENT_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
+CALL_SID_KEYS = ("CallSid", "callSid", "ParentCallSid")
 REQUEST_ID_HEADER = "HTTP_X_REQUEST_ID"
 # Twilio sends its own request id on every webhook; the same id shows in Twilio's debugger.
 TWILIO_REQUEST_ID_HEADER = "HTTP_I_TWILIO_IDEMPOTENCY_TOKEN"
@@ -43,10 +44,6 @@ def bind_call_sid(call_sid: str) -> None:
         call_sid_var.set(call_sid[:64])
 
 
-def current_call_sid() -> str:
-    return call_sid_var.get()
-
-
 def call_sid_of(request: HttpRequest) -> str:
     """The CallSid a request is about, or "" when it names none."""
     if not request.path.startswith(CALL_PATH_PREFIX):
@@ -54,20 +51,18 @@ def call_sid_of(request: HttpRequest) -> str:
     found = CALL_SID_IN_TEXT.search(request.path)
     if found:
         return found.group(0)
-    for key in ("CallSid", "callSid", "ParentCallSid"):
-        value = request.GET.get(key)
-        if value:
-            return value
+    if found := _first_call_sid(request.GET):
+        return found
     if request.method == "POST" and request.content_type in FORM_CONTENT_TYPES:
         try:
-            form = request.POST
+            return _first_call_sid(request.POST)
         except Exception:  # noqa: BLE001 - an oversized or broken body is the view's to reject, not ours
             return ""
-        for key in ("CallSid", "callSid", "ParentCallSid"):
-            value = form.get(key)
-            if value:
-                return value
     return ""
+
+
+def _first_call_sid(params) -> str:
+    return next((params[key] for key in CALL_SID_KEYS if params.get(key)), "")
 
 
 class CallContextMiddleware:
