@@ -5,8 +5,6 @@ The page itself is public HTML and holds no data: everything it shows comes from
 JWT, so it is cached by nobody and works behind any number of web processes.
 """
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.contrib.staticfiles.storage import staticfiles_storage
@@ -14,7 +12,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -24,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from voiceconfig.api.permissions import agent_of
+from voiceconfig.calls import heartbeat_cutoff
 from voiceconfig.models import AgentStatus, VoiceAgent
 
 SDK_PATH = "vendor/twilio-voice-sdk/twilio.min.js"
@@ -135,7 +133,7 @@ class TransferTargetsView(APIView):
         if me is not None:
             agents = agents.exclude(pk=me.pk)
         # Routing never picks an agent whose console stopped sending heartbeats; neither does a transfer.
-        fresh_after = timezone.now() - timedelta(seconds=settings.AGENT_HEARTBEAT_TIMEOUT_SECONDS)
+        fresh_after = heartbeat_cutoff()
         results = [
             {
                 "id": agent.pk,
