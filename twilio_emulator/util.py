@@ -34,13 +34,6 @@ def as_int(value: str | None, default: int) -> int:
         return default
 
 
-def as_float(value: str | None, default: float) -> float:
-    try:
-        return float(str(value).strip())
-    except (TypeError, ValueError):
-        return default
-
-
 def event_set(values: list[str] | str | None, default: str = "") -> set[str]:
     """Twilio event lists arrive as repeated form keys, as one space-separated value, or both."""
     if values is None:

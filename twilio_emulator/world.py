@@ -231,10 +231,6 @@ class World:
             self._callbacks.append(Callback(url, method or "POST", params, who, what))
             self.changed()
 
-    def callbacks_pending(self) -> bool:
-        with self.lock:
-            return bool(self._callbacks)
-
     def _dispatch(self) -> None:
         while True:
             self.clock.wait(lambda: bool(self._callbacks) or self._stopping)
