@@ -5,10 +5,12 @@ import re
 import pytest
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import ValidationError
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from tests.conftest import call_sid
+from voiceconfig.admin_forms import E164FormField
 from voiceconfig.models import (
     AgentStatus,
     BusinessHours,
@@ -205,3 +207,16 @@ def test_the_admin_needs_a_staff_login(client, data):
 
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("+44 20 7946 0958", "+442079460958"), (" 0044 20 7946 0958 ", "+442079460958"), ("", "")],
+)
+def test_admin_number_fields_store_what_a_manager_types_as_e164(typed, stored):
+    assert E164FormField(required=False).clean(typed) == stored
+
+
+def test_admin_number_fields_refuse_a_number_without_its_country_code():
+    with pytest.raises(ValidationError, match="international form"):
+        E164FormField().clean("020 7946 0958")

@@ -69,9 +69,7 @@ class E164FormField(forms.CharField):
         value = super().to_python(value)
         if value in self.empty_values:
             return value
-        text = value.strip()
-        # `00` is the international prefix in most of the world; people paste numbers with it.
-        return normalize_e164(text)
+        return normalize_e164(value)  # also reads a leading `00` as the +
 
 
 class PhoneNumberSearchInput(forms.TextInput):
