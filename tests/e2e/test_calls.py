@@ -36,6 +36,11 @@ def said_on_timeline(result, who: str, text: str) -> bool:
     return any(entry.who == who and text in entry.text for entry in result.entries)
 
 
+def assert_agents(result, **statuses: str) -> None:
+    """Each named agent's state once the call is over, compared at once so a failure shows every agent."""
+    assert {username: result.agent_status(username) for username in statuses} == statuses
+
+
 def assert_clean(result) -> None:
     assert result.finished, "the call was still going when the scenario's time ran out"
     assert [entry.text for entry in result.errors] == []
@@ -58,8 +63,7 @@ def test_an_answered_call_is_completed_with_its_agent_in_wrap_up(e2e_stack):
     assert heard(result, "Thank you for calling the scenario line.")
     assert heard(result, "MARKOVICHAMP-Borghestral.mp3"), "the caller hears the line's hold music while waiting"
     assert said_on_timeline(result, "caller", "is talking with alice")
-    assert result.agent_status("alice") == "wrap_up"
-    assert result.agent_status("bob") == "offline"
+    assert_agents(result, alice="wrap_up", bob="offline")
 
 
 def test_the_ivr_routes_a_key_press(e2e_stack):
@@ -71,8 +75,7 @@ def test_the_ivr_routes_a_key_press(e2e_stack):
     assert heard(result, "For sales press 1 or say sales.")
     assert result.call["status"] == "completed"
     assert result.call["agent"] == agent_id(result, "alice")
-    assert result.agent_status("alice") == "wrap_up"
-    assert result.agent_status("bob") == "offline"
+    assert_agents(result, alice="wrap_up", bob="offline")
 
 
 def test_the_ivr_asks_again_after_silence_and_routes_a_spoken_choice(e2e_stack):
@@ -86,8 +89,7 @@ def test_the_ivr_asks_again_after_silence_and_routes_a_spoken_choice(e2e_stack):
     assert result.call["ivrChoice"] == "2"
     assert result.call["agent"] == agent_id(result, "alice")
     assert result.call["status"] == "completed"
-    assert result.agent_status("alice") == "wrap_up"
-    assert result.agent_status("bob") == "offline"
+    assert_agents(result, alice="wrap_up", bob="offline")
 
 
 def test_an_agent_who_does_not_answer_is_passed_over_for_the_next(e2e_stack):
@@ -124,8 +126,7 @@ def test_with_nobody_available_the_caller_leaves_a_voicemail(e2e_stack):
     assert result.call["status"] == "completed"
     assert rung(result) == []
     assert logs(result, "voicemail"), "the voicemail is on the call's timeline"
-    assert result.agent_status("alice") == "offline"
-    assert result.agent_status("bob") == "offline"
+    assert_agents(result, alice="offline", bob="offline")
 
 
 def test_after_hours_the_caller_hears_the_closed_message_and_nobody_is_rung(e2e_stack):
@@ -139,8 +140,7 @@ def test_after_hours_the_caller_hears_the_closed_message_and_nobody_is_rung(e2e_
     assert not any(entry.who == "api" for entry in result.entries), "the app asked Twilio for nothing"
     assert result.call["status"] == "completed"
     assert result.call["agent"] is None
-    assert result.agent_status("alice") == "available"
-    assert result.agent_status("bob") == "offline"
+    assert_agents(result, alice="available", bob="offline")
 
 
 def test_an_agent_puts_the_caller_on_hold_and_back(e2e_stack):
@@ -157,8 +157,7 @@ def test_an_agent_puts_the_caller_on_hold_and_back(e2e_stack):
     assert result.call["onHold"] is False
     assert result.call["agent"] == agent_id(result, "alice")
     assert result.call["status"] == "completed"
-    assert result.agent_status("alice") == "wrap_up"
-    assert result.agent_status("bob") == "offline"
+    assert_agents(result, alice="wrap_up", bob="offline")
 
 
 def test_a_cold_transfer_hands_the_caller_to_another_agent(e2e_stack):
@@ -172,8 +171,7 @@ def test_a_cold_transfer_hands_the_caller_to_another_agent(e2e_stack):
     assert not said_on_timeline(result, "caller", "is talking with alice, bob"), "cold: Alice leaves at once"
     assert result.call["agent"] == agent_id(result, "bob")
     assert result.call["status"] == "completed"
-    assert result.agent_status("alice") == "wrap_up"
-    assert result.agent_status("bob") == "wrap_up"
+    assert_agents(result, alice="wrap_up", bob="wrap_up")
 
 
 def test_a_warm_transfer_introduces_the_caller_then_the_first_agent_leaves(e2e_stack):
@@ -203,8 +201,7 @@ def test_a_caller_who_hangs_up_while_queued_frees_the_ringing_agent(e2e_stack):
     assert result.call["status"] == "completed"
     assert result.call["agent"] is None
     assert result.call["answeredAt"] is None
-    assert result.agent_status("alice") == "available"
-    assert result.agent_status("bob") == "offline"
+    assert_agents(result, alice="available", bob="offline")
 
 
 def test_a_cold_transfer_to_an_outside_number_leaves_the_caller_with_that_number(e2e_stack):
@@ -217,8 +214,7 @@ def test_a_cold_transfer_to_an_outside_number_leaves_the_caller_with_that_number
     assert result.call["agent"] is None, "the call has no agent of ours any more"
     assert result.call["status"] == "completed"
     assert heard(result, "Thank you for calling. Goodbye."), "the caller is told goodbye when the partner hangs up"
-    assert result.agent_status("alice") == "wrap_up"
-    assert result.agent_status("bob") == "offline"
+    assert_agents(result, alice="wrap_up", bob="offline")
 
 
 def test_after_hours_a_forward_nobody_answers_ends_with_the_unavailable_message(e2e_stack):
@@ -232,5 +228,4 @@ def test_after_hours_a_forward_nobody_answers_ends_with_the_unavailable_message(
     assert rung(result) == []
     assert result.call["agent"] is None
     assert result.call["status"] == "completed"
-    assert result.agent_status("alice") == "available"
-    assert result.agent_status("bob") == "offline"
+    assert_agents(result, alice="available", bob="offline")
