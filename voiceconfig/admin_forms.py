@@ -13,7 +13,7 @@ from django import forms
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.safestring import mark_safe
 
 from .models import BusinessHours, Holiday, IvrAction, IvrOption, PhoneLine, VoiceAgent, VoiceConfig
@@ -52,16 +52,6 @@ NUMBER_COUNTRIES = [
 NUMBER_KINDS = [("local", "Local"), ("tollFree", "Toll-free"), ("mobile", "Mobile")]
 
 
-def _phone_number_search_url() -> str:
-    """The phone-number search endpoint (GET /voiceconfig/phonenumbers), whatever its URL name."""
-    for name in ("phonenumber-search", "phonenumber-list"):
-        try:
-            return reverse(name)
-        except NoReverseMatch:
-            continue
-    return "/voiceconfig/phonenumbers"
-
-
 class E164FormField(forms.CharField):
     """A phone number typed in any international form, cleaned to E.164 (+14155550100)."""
 
@@ -91,7 +81,7 @@ class PhoneNumberSearchInput(forms.TextInput):
             "admin/voiceconfig/widgets/number_search.html",
             {
                 "input_id": (attrs or {}).get("id") or f"id_{name}",
-                "search_url": _phone_number_search_url(),
+                "search_url": reverse("phonenumber-search"),  # GET /voiceconfig/phonenumbers
                 "countries": NUMBER_COUNTRIES,
                 "kinds": NUMBER_KINDS,
             },

@@ -11,7 +11,7 @@ from django.contrib.staticfiles.storage import staticfiles_storage
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.templatetags.static import static
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -46,13 +46,6 @@ def _static_exists(path: str) -> bool:
         return False
 
 
-def _reverse_or(name: str, default: str) -> str:
-    try:
-        return reverse(name)
-    except NoReverseMatch:
-        return default
-
-
 def heartbeat_interval_seconds() -> int:
     """Often enough that two lost heartbeats in a row still leave the agent online."""
     configured = getattr(settings, "AGENT_HEARTBEAT_INTERVAL_SECONDS", None)
@@ -66,13 +59,13 @@ def console_config() -> dict:
     sdk_available = _static_exists(SDK_PATH)
     return {
         "urls": {
-            "login": _reverse_or("token-obtain", "/api/auth/token"),
-            "refresh": _reverse_or("token-refresh", "/api/auth/token/refresh"),
-            "verify2fa": _reverse_or("twofactor-verify", "/api/auth/2fa/verify"),
-            "clientToken": _reverse_or("client-tokens", "/voicetwilio/tokens"),
+            "login": reverse("token-obtain"),
+            "refresh": reverse("token-refresh"),
+            "verify2fa": reverse("twofactor-verify"),
+            "clientToken": reverse("client-tokens"),
             "agents": "/voiceconfig/voiceagents",
             "calls": "/voiceconfig/calls",
-            "transferTargets": _reverse_or("console-agents", "/console/agents"),
+            "transferTargets": reverse("console-agents"),
             # {id} is filled in by the page.
             "agentStatus": "/voicetwilio/agent/{id}/status",
             "heartbeats": "/voicetwilio/agent/{id}/heartbeats",
