@@ -24,9 +24,10 @@ class ForSale:
     friendly_name: str
     country: str
     kind: str  # Local, TollFree, Mobile
-    locality: str
-    region: str
-    postal_code: str
+    # Toll-free and mobile numbers belong to no place.
+    locality: str = ""
+    region: str = ""
+    postal_code: str = ""
     lata: str = ""
     rate_center: str = ""
     sms: bool = True
@@ -84,9 +85,6 @@ def _build() -> list[ForSale]:
                 friendly_name=f"({prefix}) 555-{line:04d}",
                 country="US",
                 kind="TollFree",
-                locality="",
-                region="",
-                postal_code="",
                 mms=False,
             )
             for line in range(150, 156)
@@ -99,7 +97,6 @@ def _build() -> list[ForSale]:
             kind="Local",
             locality="London",
             region="London",
-            postal_code="",
             sms=False,
             mms=False,
             address_requirements="local",
@@ -112,9 +109,6 @@ def _build() -> list[ForSale]:
             friendly_name=f"+44 7700 900{line:03d}",
             country="GB",
             kind="Mobile",
-            locality="",
-            region="",
-            postal_code="",
             mms=False,
         )
         for line in range(100, 112)
