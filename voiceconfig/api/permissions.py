@@ -1,5 +1,6 @@
 """Who may do what: staff manage everything; an agent reads only what is theirs."""
 
+from django.core.exceptions import ObjectDoesNotExist
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 
@@ -9,7 +10,7 @@ def agent_of(user) -> "object | None":
         return None
     try:
         return user.voice_agent
-    except Exception:  # RelatedObjectDoesNotExist: the user is not an agent.
+    except ObjectDoesNotExist:  # the user is not an agent (a database failure is not swallowed as "not an agent")
         return None
 
 
