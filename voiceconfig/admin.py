@@ -209,11 +209,10 @@ class VoiceAgentAdmin(admin.ModelAdmin):
 
     def _set_status(self, request, queryset: QuerySet, status: str) -> None:
         # Agents on a call keep their busy state; they pick a status again when the call ends.
-        idle = queryset.filter(status__in=[AgentStatus.AVAILABLE, AgentStatus.UNAVAILABLE, AgentStatus.OFFLINE])
-        changed = 0
+        idle = list(queryset.filter(status__in=[AgentStatus.AVAILABLE, AgentStatus.UNAVAILABLE, AgentStatus.OFFLINE]))
         for agent in idle:
             services.agent_set_status(agent=agent, status=status)
-            changed += 1
+        changed = len(idle)
         skipped = queryset.count() - changed
         note = f" {skipped} agent(s) on a call were left as they are." if skipped else ""
         self.message_user(request, f"{changed} agent(s) set {status}.{note}", messages.SUCCESS)
@@ -357,17 +356,19 @@ class TwoFactorDeviceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Unlock: allow codes again and restart the failure count")
     def unlock(self, request, queryset: QuerySet) -> None:
-        for device in queryset:
+        devices = list(queryset)
+        for device in devices:
             twofactor.two_factor_unlock(device=device)
-        self.message_user(request, f"{queryset.count()} account(s) unlocked.", messages.SUCCESS)
+        self.message_user(request, f"{len(devices)} account(s) unlocked.", messages.SUCCESS)
 
     @admin.action(description="Reset 2FA: forget the secret, backup codes and trusted browsers")
     def reset(self, request, queryset: QuerySet) -> None:
-        for device in queryset:
+        devices = list(queryset)
+        for device in devices:
             twofactor.two_factor_reset(device=device)
         self.message_user(
             request,
-            f"{queryset.count()} reset. Where 2FA is required, the next login sets it up again; otherwise the "
+            f"{len(devices)} reset. Where 2FA is required, the next login sets it up again; otherwise the "
             "agent logs in with the password alone until they enrol again.",
             messages.SUCCESS,
         )
