@@ -87,9 +87,14 @@ def note_status(call: Call, status: str, *, source: str) -> bool:
     if not status:
         return False
     result = call_services.call_note_status(call=call, status=status, source=source)
-    for leg_sid in result.legs_to_cancel:
-        routing.hang_up_quietly(call_sid=leg_sid, why="the caller hung up while the agent's phone rang")
+    cancel_rings(result.legs_to_cancel)
     return not call.is_active
+
+
+def cancel_rings(leg_sids: list[str]) -> None:
+    """Hang up the agent legs still ringing for a caller who has hung up (a Twilio failure is only logged)."""
+    for leg_sid in leg_sids:
+        routing.hang_up_quietly(call_sid=leg_sid, why="the caller hung up while the agent's phone rang")
 
 
 # --- the voice webhook -----------------------------------------------------------------------------------

@@ -115,8 +115,7 @@ def status_callback(request: HttpRequest) -> str:
         timestamp=params.get_time("Timestamp"),
         data=params.as_dict(CALLBACK_FIELDS),
     )
-    for leg_sid in result.legs_to_cancel:
-        routing.hang_up_quietly(call_sid=leg_sid, why="the caller hung up while the agent's phone rang")
+    flow.cancel_rings(result.legs_to_cancel)
     return EMPTY_TWIML
 
 
