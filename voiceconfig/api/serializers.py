@@ -207,7 +207,8 @@ class VoiceAgentSerializer(serializers.ModelSerializer):
 
     def get_fields(self):
         fields = super().get_fields()
-        # The model's own identity validators (regex, uniqueness) apply to the explicit field too.
+        # The model's own identity validators (Twilio's identity rules) apply to the explicit field too; uniqueness
+        # is not among them, so validate_identity() checks it.
         model_field = VoiceAgent._meta.get_field("identity")
         fields["identity"].validators.extend(model_field.validators)
         return fields
