@@ -92,8 +92,10 @@ def drop_database(name: str) -> None:
 class Server:
     """gunicorn with the project's gunicorn.conf.py, logs to a file; stopped (and waited for) on exit."""
 
-    def __init__(self, env: dict[str, str], *, port: int, log_path: Path):
+    def __init__(self, env: dict[str, str], *, port: int, log_path: Path, app: str = ""):
         self.env, self.port, self.log_path = env, port, log_path
+        # The WSGI callable to serve instead of the project's (the bare baseline's), under the same settings file.
+        self.app = app
         self.process: subprocess.Popen | None = None
         self.expected_workers = int(env.get("GUNICORN_WORKERS") or (os.cpu_count() or 1) * 2 + 1)
 
@@ -105,7 +107,8 @@ class Server:
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in __exit__
         # BENCH_WSGI_APP (module:callable on PYTHONPATH) serves a variant, e.g. one that patches in a candidate
         # optimisation, under the same settings, to measure it before anyone edits the code.
-        variant = [self.env["BENCH_WSGI_APP"]] if self.env.get("BENCH_WSGI_APP") else []
+        app = self.app or self.env.get("BENCH_WSGI_APP", "")
+        variant = [app] if app else []
         self.process = subprocess.Popen(
             [GUNICORN, "-c", str(ROOT / "gunicorn.conf.py"), *variant],
             cwd=ROOT,
