@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DJANGO_DEBUG ?= 1
 
-.PHONY: install run run-with-emulator demo test lint check-migrations schema clean npm-install console-assets optional-console-assets bench bench-smoke soak api-fuzz
+.PHONY: install run run-with-emulator demo test lint check-migrations schema clean npm-install console-assets optional-console-assets bench bench-smoke bench-breakdown soak api-fuzz
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,10 @@ bench: install
 
 bench-smoke: install
 	$(PY) -m bench.run --smoke
+
+# Where one webhook request's time goes (in-process, cProfile grouped by module): bench/README.md.
+bench-breakdown: install
+	$(PY) -m bench.breakdown $(BENCH_ARGS)
 
 soak: install
 	$(PY) -m bench.soak $(SOAK_ARGS)
