@@ -21,7 +21,6 @@ from voiceconfig.models import (
     Holiday,
     IvrAction,
     IvrOption,
-    PhoneLine,
 )
 from voicetwilio.links import RETRY_OVERRIDES
 
