@@ -194,6 +194,16 @@ def test_a_status_callback_the_database_cannot_store_is_refused_with_503(twilio,
     assert "Twilio will retry" in line_logged
 
 
+def test_a_client_asking_for_json_gets_the_error_envelope_with_the_503(twilio, line):
+    with mock.patch("voiceconfig.calls.call_apply_status", side_effect=OperationalError("connection refused")):
+        response = twilio.post("statuscallback", "status_callback", accept="application/json", CallSid=CALL_SID)
+    assert response.status_code == 503
+    assert response.json() == {
+        "error": "database_unavailable",
+        "message": "The database cannot be reached; send this request again.",
+    }
+
+
 def test_a_voice_webhook_without_the_database_answers_503_so_twilio_uses_the_fallback(twilio, line, caplog):
     with mock.patch("voicetwilio.webhooks.flow.line_for_incoming", side_effect=OperationalError("server closed")):
         response = twilio.incoming(call_sid=CALL_SID)

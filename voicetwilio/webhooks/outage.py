@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse
 
 from .. import twiml
 from ..links import EVENT_CALLBACKS
-from .http import TwilioParams, twiml_response
+from .http import TwilioParams, error_json, twiml_response, wants_json
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,8 @@ def is_event_callback(request: HttpRequest) -> bool:
 
 
 def database_unavailable(request: HttpRequest, error: Exception) -> HttpResponse:
-    """503 with an empty TwiML document and Retry-After: Twilio retries a callback, or uses the fallback URL."""
+    """503 with an empty TwiML document (the JSON error envelope for a client asking for JSON) and Retry-After:
+    Twilio retries a callback, or uses the fallback URL."""
     call_sid = TwilioParams(request).get("CallSid") or request.GET.get("callSid", "")
     what = "callback refused, Twilio will retry" if is_event_callback(request) else "Twilio will use the fallback URL"
     # One line per refused request, greppable by CallSid; the driver's message says which failure it was.
@@ -49,6 +50,9 @@ def database_unavailable(request: HttpRequest, error: Exception) -> HttpResponse
         call_sid or "-",
         str(error).strip().splitlines()[0] if str(error).strip() else error.__class__.__name__,
     )
-    response = twiml_response(request, twiml.empty(), status=503)
+    if wants_json(request):
+        response = error_json(503, "database_unavailable", "The database cannot be reached; send this request again.")
+    else:
+        response = twiml_response(request, twiml.empty(), status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
