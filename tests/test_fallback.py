@@ -15,6 +15,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError
 from tests.twilio.fixtures import twiml_of, verbs
 from tests.twilio.payloads import payload
 from tests.twilio.signing import signed_post, twilio_signature
+from twilio_emulator.webhooks import WebhookClient
 from voiceconfig.models import CallLog, PhoneLine, VoiceConfig
 from voicetwilio.links import RETRY_OVERRIDES, webhook_url
 from voicetwilio.webhooks.fallback import fallback_url
@@ -217,3 +218,11 @@ def test_a_database_bug_is_not_an_outage_and_still_gets_twiml(twilio, line):
         response = twilio.status(CALL_SID, "completed")
     assert response.status_code == 200
     assert not CallLog.objects.exists()
+
+
+def test_the_emulator_requests_and_signs_a_callback_url_without_its_overrides():
+    client = WebhookClient(auth_token="token")
+    url = "http://127.0.0.1:8000/voicetwilio/statuscallback?callSid=CA1#rc=5&rp=ct,rt,5xx"
+    target, body, signature = client.signed(url, "POST", {"CallSid": "CA1"})
+    assert target == "http://127.0.0.1:8000/voicetwilio/statuscallback?callSid=CA1"
+    assert signature == twilio_signature(target, {"CallSid": "CA1"}, "token")
