@@ -212,6 +212,14 @@ def test_a_voice_webhook_without_the_database_answers_503_so_twilio_uses_the_fal
     assert "Twilio will use the fallback URL" in caplog.text
 
 
+def test_a_caller_waiting_in_the_queue_stays_on_hold_while_the_database_is_down(twilio, line):
+    query = {"callSid": CALL_SID}
+    with mock.patch("voicetwilio.webhooks.flow.find_call", side_effect=OperationalError("connection refused")):
+        root = twiml_of(twilio.post("queue-wait", "voice", query=query, CallSid=CALL_SID))
+    assert verbs(root) == ["Say", "Pause", "Redirect"]
+    assert root.find("Redirect").text == f"http://testserver/voicetwilio/queuewait?callSid={CALL_SID}"
+
+
 def test_a_database_bug_is_not_an_outage_and_still_gets_twiml(twilio, line):
     # A constraint violation would fail the same way on every retry: it is answered like any other bug.
     with mock.patch("voiceconfig.calls.call_apply_status", side_effect=IntegrityError("duplicate key")):

@@ -214,6 +214,9 @@ def test_a_call_during_the_outage_gets_the_fallback_and_its_voicemail_is_stored_
             RecordingStatus="completed",
         )
         while_down = twilio.post(recording_callback, recording)
+        # A caller already waiting in a conference keeps hearing the hold music, and its URL asks again later.
+        waiting_sid = sid("CA", 3001)
+        waiting = twilio.post(f"/voicetwilio/queuewait?callSid={waiting_sid}", payload("voice", CallSid=waiting_sid))
     finally:
         proxy.restore()
 
@@ -221,6 +224,7 @@ def test_a_call_during_the_outage_gets_the_fallback_and_its_voicemail_is_stored_
     assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("text/xml")
     assert "We are sorry" in answer.text and "<Record " in answer.text
     assert while_down.status_code == 503
+    assert waiting.status_code == 200 and "<Redirect" in waiting.text and "queuewait" in waiting.text
     # Twilio's retry of the recording callback, once the database is back, stores the message.
     assert twilio.post(recording_callback, recording).status_code == 200
     log = CallLog.objects.get(call_sid=call_sid)

@@ -99,9 +99,9 @@ def twilio_webhook(view: Callable | None = None, *, on_error: Callable[[HttpRequ
                 return _forbidden(request)
             try:
                 result = func(request, *args, **kwargs)
-            except outage.DATABASE_UNAVAILABLE as error:
-                return outage.database_unavailable(request, error)
-            except Exception:
+            except Exception as error:
+                if outage.refuses(request, error):
+                    return outage.database_unavailable(request, error)
                 logger.exception("webhook %s failed; answering Twilio with apology TwiML", request.path)
                 try:
                     result = on_error(request) if on_error else _default_error_twiml(request)

@@ -7,8 +7,9 @@ the webhook answers 503 instead of the guard's apology TwiML:
 - an event callback (status, participant, conference, recording, dial) is retried by Twilio, because the URLs we
   hand it carry Twilio's connection overrides (`links.RETRY_OVERRIDES`); every handler is idempotent, so a retry
   that arrives after a slow success changes nothing;
-- a call-flow webhook (voice, gather, queue wait, voicemail) fails over: Twilio fetches the line's fallback URL,
-  which answers without the database (`webhooks.fallback`).
+- a call-flow webhook (voice, gather, voicemail) fails over: Twilio fetches the line's fallback URL, which answers
+  without the database (`webhooks.fallback`);
+- the conference wait URL (queue wait) is the exception: the caller hears the hold music and it asks again.
 
 Any other exception is still a bug of ours, answered by the guard with apology TwiML (never a 500).
 """
@@ -32,9 +33,23 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, Interface
 RETRY_AFTER_SECONDS = 2
 
 
-def is_event_callback(request: HttpRequest) -> bool:
+# The conference's wait URL keeps its own error answer (hold music, then ask again): it claims nothing was stored,
+# Twilio has no fallback URL for a wait URL, and the caller keeps their place in the queue until the database is back.
+KEEP_WAITING = frozenset({"queue-wait"})
+
+
+def _url_name(request: HttpRequest) -> str:
     match = request.resolver_match
-    return match is not None and match.url_name in EVENT_CALLBACKS
+    return match.url_name if match is not None else ""
+
+
+def refuses(request: HttpRequest, error: Exception) -> bool:
+    """Whether this failure is answered 503 (`database_unavailable`) rather than with the view's error TwiML."""
+    return isinstance(error, DATABASE_UNAVAILABLE) and _url_name(request) not in KEEP_WAITING
+
+
+def is_event_callback(request: HttpRequest) -> bool:
+    return _url_name(request) in EVENT_CALLBACKS
 
 
 def database_unavailable(request: HttpRequest, error: Exception) -> HttpResponse:
