@@ -16,6 +16,7 @@ from tests.twilio.payloads import sid
 from voiceconfig import calls as call_services
 from voiceconfig.models import AgentStatus, Call, CallEvent, CallLog, CallStatus, VoiceAgent, VoiceConfig
 from voicetwilio import callcontrol, routing
+from voicetwilio.links import RETRY_OVERRIDES
 
 
 @pytest.fixture
@@ -228,7 +229,9 @@ def test_a_cold_transfer_to_a_number_adds_it_and_takes_the_agent_out(agent, agen
     assert added["label"] == "transfer"
     assert added["end_conference_on_exit"] is True
     assert added["timeout_seconds"] == line.config.ring_timeout_seconds
-    assert added["status_callback_url"] == f"http://testserver/voicetwilio/participantcallback?callSid={call.call_sid}"
+    assert added["status_callback_url"] == (
+        f"http://testserver/voicetwilio/participantcallback?callSid={call.call_sid}#{RETRY_OVERRIDES}"
+    )
     assert fake_gateway.kwargs("set_participant_ends_conference") == [
         {"conference_sid": CONFERENCE_SID, "call_sid": agent_leg, "end_conference_on_exit": False}
     ]
@@ -264,7 +267,7 @@ def test_a_cold_transfer_to_an_agent_reserves_and_rings_them(agent, other_agent,
     added = fake_gateway.kwargs("add_participant")[0]
     assert added["to"] == "client:bob"
     assert added["label"] == "agent"
-    assert added["status_callback_url"].endswith(f"?callSid={call.call_sid}&agent={other_agent.pk}")
+    assert added["status_callback_url"].endswith(f"?callSid={call.call_sid}&agent={other_agent.pk}#{RETRY_OVERRIDES}")
     call.refresh_from_db()
     # Reserved as routing reserves: the call's agent, ringing, their leg attached for the participant callbacks.
     assert call.agent == other_agent

@@ -21,8 +21,8 @@ from voiceconfig.models import (
     Holiday,
     IvrAction,
     IvrOption,
-    PhoneLine,
 )
+from voicetwilio.links import RETRY_OVERRIDES
 
 pytestmark = pytest.mark.django_db
 
@@ -112,7 +112,7 @@ def test_after_hours_voicemail_records_a_message(twilio, line):
     record = root.find("Record")
     assert (
         record.get("action")
-        == f"http://testserver/voicetwilio/recordingcallback?callSid={'CA' + '1' * 32}&kind=voicemail"
+        == f"http://testserver/voicetwilio/recordingcallback?callSid={'CA' + '1' * 32}&kind=voicemail#{RETRY_OVERRIDES}"
     )
     assert record.get("maxLength") == str(line.config.voicemail_max_seconds)
     assert Call.objects.get().stage == CallStage.VOICEMAIL
@@ -158,7 +158,9 @@ def test_open_line_without_menu_greets_then_waits_in_the_calls_conference(twilio
     conference = root.find("Dial/Conference")
     assert conference.text == f"call-{call_sid}"
     assert conference.get("waitUrl") == f"http://testserver/voicetwilio/queuewait?callSid={call_sid}"
-    assert conference.get("statusCallback") == f"http://testserver/voicetwilio/conferencecallback?callSid={call_sid}"
+    assert conference.get("statusCallback") == (
+        f"http://testserver/voicetwilio/conferencecallback?callSid={call_sid}#{RETRY_OVERRIDES}"
+    )
     assert conference.get("startConferenceOnEnter") == "false"
     assert conference.get("endConferenceOnExit") == "true"
     assert conference.get("record") is None
@@ -180,7 +182,7 @@ def test_recording_enabled_records_the_conference(twilio, line, twilio_gateway):
     conference = twiml_of(twilio.incoming(call_sid="CA" + "3" * 32)).find("Dial/Conference")
     assert conference.get("record") == "record-from-start"
     assert conference.get("recordingStatusCallback") == (
-        f"http://testserver/voicetwilio/recordingcallback?callSid={'CA' + '3' * 32}&kind=call"
+        f"http://testserver/voicetwilio/recordingcallback?callSid={'CA' + '3' * 32}&kind=call#{RETRY_OVERRIDES}"
     )
 
 
@@ -192,7 +194,9 @@ def test_available_agent_is_rung_into_the_conference(twilio, line, online_agent,
         conference_name=f"call-{call_sid}",
         to=f"client:{agent.identity}",
         from_="+14155550100",
-        status_callback_url=f"http://testserver/voicetwilio/participantcallback?callSid={call_sid}&agent={agent.pk}",
+        status_callback_url=(
+            f"http://testserver/voicetwilio/participantcallback?callSid={call_sid}&agent={agent.pk}#{RETRY_OVERRIDES}"
+        ),
         timeout_seconds=line.config.ring_timeout_seconds,
         label="agent",
         end_conference_on_exit=True,
@@ -334,25 +338,17 @@ def test_an_unexpected_error_is_answered_with_an_apology_and_the_fallback_route(
     with mock.patch("voicetwilio.webhooks.flow.call_services.call_start", side_effect=RuntimeError("boom")):
         root = twiml_of(twilio.incoming(call_sid="CA" + "9" * 32))
     assert "something went wrong" in root.find("Say").text
+    # The line's own fallback URL, which knows without the database that this line takes messages.
+    assert root.find("Redirect").text == (
+        "http://testserver/voicetwilio/fallback?line=%2B14155550100&voice=Polly.Joanna&language=en-US"
+        "&voicemail=1&maxSeconds=120"
+    )
+
+
+def test_an_unexpected_error_for_an_unknown_number_redirects_to_the_bare_fallback(twilio, line):
+    with mock.patch("voicetwilio.webhooks.flow.call_services.call_start", side_effect=RuntimeError("boom")):
+        root = twiml_of(twilio.incoming(call_sid="CA" + "9" * 32, to="+14155550999"))
     assert root.find("Redirect").text == f"http://testserver/voicetwilio/fallback?callSid={'CA' + '9' * 32}"
-
-
-def test_fallback_apologises_and_takes_a_message(twilio, line):
-    call_sid = "CA" + "a" * 32
-    # The call is recorded, then routing fails.
-    with mock.patch("voicetwilio.webhooks.flow.routing.route_waiting_callers", side_effect=RuntimeError("boom")):
-        twilio.incoming(call_sid=call_sid)
-    root = twiml_of(twilio.post("fallback", "voice", query={"callSid": call_sid}, CallSid=call_sid, ErrorCode="11200"))
-    assert verbs(root) == ["Say", "Say", "Record", "Say", "Hangup"]
-    call = Call.objects.get()
-    assert call.stage == CallStage.VOICEMAIL
-    assert call.logs.filter(message__contains="11200").exists()
-
-
-def test_fallback_for_a_disabled_line_just_apologises(twilio, line):
-    PhoneLine.objects.filter(pk=line.pk).update(enabled=False)
-    root = twiml_of(twilio.post("fallback", "voice", CallSid="CA" + "b" * 32))
-    assert verbs(root) == ["Say", "Say", "Hangup"]
 
 
 def test_a_broken_database_during_a_callback_still_answers_twiml(twilio, line):

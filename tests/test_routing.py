@@ -10,6 +10,7 @@ from django.utils import timezone
 from tests.twilio.fixtures import twiml_of, verbs
 from voiceconfig.models import AgentStatus, Call, CallEvent, CallStage, CallStatus, PhoneLine, VoiceAgent
 from voicetwilio import gateway, routing
+from voicetwilio.links import RETRY_OVERRIDES
 
 pytestmark = pytest.mark.django_db
 
@@ -126,7 +127,9 @@ def test_an_agent_who_does_not_answer_in_time_is_released_and_the_next_agent_is_
     assert alice.status == AgentStatus.AVAILABLE
     assert alice.last_call_ended_at is not None  # to the back of the line: bob (idle 5 min) is now ahead of her
     assert twilio_gateway.legs() == ["client:alice", "client:bob"]
-    assert twilio_gateway.add_participant.call_args.kwargs["status_callback_url"].endswith(f"&agent={bob.pk}")
+    assert twilio_gateway.add_participant.call_args.kwargs["status_callback_url"].endswith(
+        f"&agent={bob.pk}#{RETRY_OVERRIDES}"
+    )
 
 
 def test_with_nobody_else_the_caller_who_rang_out_keeps_waiting(twilio, line, online_agent, twilio_gateway):

@@ -24,6 +24,7 @@ from tests.twilio.fixtures import twiml_of, verbs
 from tests.twilio.signing import TEST_SERVER, twilio_signature
 from voiceconfig import calls as call_services
 from voiceconfig.models import AgentStatus, Call, CallEvent, CallLog, CallStage, CallStatus, VoiceAgent
+from voicetwilio.links import RETRY_OVERRIDES
 
 QUEUE_WAIT = f"{TEST_SERVER}/voicetwilio/queuewait?callSid="
 
@@ -149,7 +150,7 @@ def test_after_a_cold_transfer_rings_out_the_caller_is_requeued_on_hold_and_the_
     assert ring[0] == "add_participant"
     assert ring[1]["to"] == "client:bob"
     assert ring[1]["conference_name"] == call.conference_name
-    assert ring[1]["status_callback_url"].endswith(f"?callSid={call.call_sid}&agent={other_agent.pk}")
+    assert ring[1]["status_callback_url"].endswith(f"?callSid={call.call_sid}&agent={other_agent.pk}#{RETRY_OVERRIDES}")
     call.refresh_from_db()
     bob_leg = call.agent_call_sid
     assert (call.stage, call.agent, call.queued_at, call.on_hold) == (CallStage.QUEUED, other_agent, queued_at, False)

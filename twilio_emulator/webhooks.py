@@ -43,7 +43,11 @@ class WebhookClient:
         return session
 
     def signed(self, url: str, method: str, params: dict[str, str]) -> tuple[str, dict[str, str], str]:
-        """The URL to request, the form body and the X-Twilio-Signature header, as Twilio would send them."""
+        """The URL to request, the form body and the X-Twilio-Signature header, as Twilio would send them.
+
+        A fragment (Twilio's connection overrides, `#rc=5&rp=5xx`) is read by Twilio, never sent or signed.
+        """
+        url = url.split("#", 1)[0]
         if method.upper() == "GET":
             parts = urlsplit(url)
             query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())

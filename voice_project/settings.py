@@ -172,6 +172,9 @@ DATABASES = {
     )
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env_checked("DJANGO_CONN_MAX_AGE", 60, int, "seconds"))
+# A persistent connection can die between requests (database restart, fail-over, a proxy's idle timeout): check it
+# before the request's first query and reconnect, or that query fails and the webhook must be refused.
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

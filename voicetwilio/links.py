@@ -6,6 +6,17 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 
+# URL names (webhook_urls.py) of the callbacks that report an event. Twilio ignores their TwiML: all that matters
+# is that the event is stored, so they are retried when we cannot store it (webhooks/outage.py).
+EVENT_CALLBACKS = frozenset(
+    {"statuscallback", "participant-callback", "conference-callback", "recording-callback", "dial-callback"}
+)
+
+# Twilio's webhook connection overrides, a URL fragment Twilio reads and never sends: retry an event callback up to
+# 5 times (rc) when the connection fails, the answer is late or it is a 5xx (rp), all within 15 s (tt, Twilio's
+# maximum). A 4xx is not retried: bad input fails the same way every time. Twilio signs the URL without the fragment.
+RETRY_OVERRIDES = "rc=5&rp=ct,rt,5xx&tt=15000"
+
 
 def public_base_url(request: HttpRequest | None = None) -> str:
     """TWILIO_WEBHOOK_BASE_URL when set (behind a proxy); else the origin the request came in on."""
@@ -17,13 +28,24 @@ def public_base_url(request: HttpRequest | None = None) -> str:
 
 
 def webhook_url(name: str, request: HttpRequest | None = None, **query: str | int) -> str:
-    """The public URL of the named webhook, with optional query parameters (signed by Twilio too)."""
+    """The public URL of the named webhook, with optional query parameters (signed by Twilio too).
+
+    An event callback's URL ends with the retry overrides (`#rc=...`), so that a callback refused while the
+    database is down is delivered again.
+    """
     url = public_base_url(request) + reverse(name)
-    return f"{url}?{urlencode(query)}" if query else url
+    if query:
+        url = f"{url}?{urlencode(query)}"
+    return f"{url}#{RETRY_OVERRIDES}" if name in EVENT_CALLBACKS else url
+
+
+def without_overrides(url: str) -> str:
+    """The URL Twilio requests and signs: everything before the `#` of the connection overrides."""
+    return url.split("#", 1)[0]
 
 
 def signed_url(request: HttpRequest) -> str:
-    """The URL Twilio signed for this request (decision 2)."""
+    """The URL Twilio signed for this request (decision 2). A fragment never reaches us, and Twilio leaves it out."""
     if settings.TWILIO_WEBHOOK_BASE_URL:
         return settings.TWILIO_WEBHOOK_BASE_URL + request.get_full_path()
     return request.build_absolute_uri()

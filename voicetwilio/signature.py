@@ -3,7 +3,9 @@
 Decision 2: the X-Twilio-Signature header is checked on every request, DEBUG included, against the public URL
 Twilio called (`links.signed_url`) and TWILIO_AUTH_TOKEN. Missing or wrong: 403.
 Decision 3: an unexpected exception inside the view is logged and answered with valid TwiML (an apology and a
-fallback route), because a 500 makes Twilio play "an application error has occurred" to the caller.
+fallback route), because a 500 makes Twilio play "an application error has occurred" to the caller. The one
+exception: when the database cannot be reached, nothing may be answered as if it were stored, so the answer is a
+503 that Twilio retries or fails over on (`webhooks.outage`).
 """
 
 import functools
@@ -24,6 +26,7 @@ from twilio.request_validator import (
 
 from . import links
 from .twiml import apology, empty
+from .webhooks import fallback, outage
 from .webhooks.http import error_json, twiml_response, wants_json
 
 logger = logging.getLogger(__name__)
@@ -96,7 +99,9 @@ def twilio_webhook(view: Callable | None = None, *, on_error: Callable[[HttpRequ
                 return _forbidden(request)
             try:
                 result = func(request, *args, **kwargs)
-            except Exception:
+            except Exception as error:
+                if outage.refuses(request, error):
+                    return outage.database_unavailable(request, error)
                 logger.exception("webhook %s failed; answering Twilio with apology TwiML", request.path)
                 try:
                     result = on_error(request) if on_error else _default_error_twiml(request)
@@ -113,9 +118,8 @@ def twilio_webhook(view: Callable | None = None, *, on_error: Callable[[HttpRequ
 
 
 def _default_error_twiml(request: HttpRequest) -> str:
-    return apology(fallback_url=links.webhook_url("fallback", request, **_call_query(request)))
+    return apology(fallback_url=fallback.fallback_url_for_request(request, _call_sid(request)))
 
 
-def _call_query(request: HttpRequest) -> dict:
-    call_sid = request.GET.get("callSid") or request.POST.get("CallSid") or request.POST.get("callSid") or ""
-    return {"callSid": call_sid} if call_sid else {}
+def _call_sid(request: HttpRequest) -> str:
+    return request.GET.get("callSid") or request.POST.get("CallSid") or request.POST.get("callSid") or ""

@@ -154,9 +154,16 @@ def hold_music(*, music_url: str, next_url: str, speech: Prompt | None = None) -
 
 
 def voicemail(
-    *, prompt: Prompt, action_url: str, max_seconds: int, goodbye: Prompt, intro: Sequence[Prompt] = ()
+    *,
+    prompt: Prompt,
+    action_url: str,
+    max_seconds: int,
+    goodbye: Prompt,
+    intro: Sequence[Prompt] = (),
+    status_callback_url: str = "",
 ) -> str:
-    """Ask for a message and record it; Twilio posts the recording to `action_url` (and its status later)."""
+    """Ask for a message and record it; Twilio posts the recording to `action_url` (and its status later, to
+    `status_callback_url` when given, else to `action_url` too)."""
     response = _response(intro)
     prompt.add_to(response)
     response.record(
@@ -166,7 +173,7 @@ def voicemail(
         timeout=5,
         finish_on_key="#",
         play_beep=True,
-        recording_status_callback=action_url,
+        recording_status_callback=status_callback_url or action_url,
         recording_status_callback_method="POST",
     )
     # Reached only when nothing was recorded (Twilio then skips the action URL).

@@ -1,8 +1,9 @@
 """Twilio-facing URLs (decision 1), under /voicetwilio/, without trailing slashes.
 
-Configure in Twilio, on each phone number: "A call comes in" -> `voice`, "Primary handler fails" -> `fallback`,
-"Call status changes" -> `statuscallback`. The other URLs are handed to Twilio inside our TwiML and REST requests;
-build them with `voicetwilio.links.webhook_url(name, request, **query)`.
+Configure in Twilio, on each phone number: "A call comes in" -> `voice`, "Primary handler fails" -> `fallback`
+(with the line's query string: `manage.py webhook_urls` prints it), "Call status changes" -> `statuscallback`. The
+other URLs are handed to Twilio inside our TwiML and REST requests; build them with
+`voicetwilio.links.webhook_url(name, request, **query)`, which adds the retry overrides to event callbacks.
 """
 
 from django.urls import path

@@ -36,6 +36,8 @@ def signed_post(
     origin Twilio would have called (the Django test client's is http://testserver).
     """
     params = {key: str(value) for key, value in (params or {}).items()}
+    # Twilio's connection overrides (`#rc=...`) are read by Twilio: it neither sends nor signs the fragment.
+    path = path.split("#", 1)[0]
     if query:
         path = f"{path}{'&' if '?' in path else '?'}{urlencode(query)}"
     if path.startswith(("http://", "https://")):

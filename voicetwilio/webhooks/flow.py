@@ -407,31 +407,3 @@ def voicemail(request: HttpRequest, *, call_sid: str, status: str = "") -> str:
     if call.stage not in (CallStage.VOICEMAIL, CallStage.MESSAGE):
         call_services.call_set_stage(call=call, stage=_after_wait_stage(config))
     return after_wait_twiml(call, config, request)
-
-
-# --- Twilio's fallback URL -------------------------------------------------------------------------------
-
-
-def fallback(request: HttpRequest, *, call_sid: str, to_number: str, error_code: str = "", status: str = "") -> str:
-    """Twilio could not use our answer (or we failed): apologise, and take a message when the line allows."""
-    call = find_call(call_sid)
-    if call is not None and note_status(call, status, source="fallback"):
-        return twiml.empty()
-    line = call.phone_line if call is not None else None
-    if line is None and to_number:
-        line = PhoneLine.objects.select_related("config").filter(phone_number=to_number).first()
-    config = line.config if line is not None else None
-    if call is not None:
-        call_services.call_log_add(
-            call=call,
-            call_sid=call.call_sid,
-            event=CallEvent.NOTE,
-            call_status=call.status,
-            message=f"Fallback URL used{f' (Twilio error {error_code})' if error_code else ''}.",
-        )
-    speech = speech_of(config)
-    sorry = speech.with_text("We are sorry, we cannot connect your call right now.")
-    if call is not None and config is not None and config.voicemail_enabled and line.enabled:
-        call_services.call_set_stage(call=call, stage=CallStage.VOICEMAIL)
-        return voicemail_twiml(call, config, request, intro=[sorry])
-    return twiml.message_and_hang_up(speech.with_text("Please call again later. Goodbye."), intro=[sorry])

@@ -12,6 +12,7 @@ from voiceconfig.models import CallEvent, CallStatus
 from .. import callcontrol, routing, twiml
 from ..links import webhook_url
 from ..signature import twilio_webhook
+from . import fallback as fallback_twiml
 from . import flow
 from .http import TwilioParams
 
@@ -93,14 +94,13 @@ def gather(request: HttpRequest) -> str:
 
 @twilio_webhook(on_error=_fallback_error)
 def fallback(request: HttpRequest) -> str:
-    """Twilio's fallback URL (and where our own apology redirects)."""
+    """Twilio's fallback URL (and where our own apology redirects): answered without the database."""
     params = TwilioParams(request)
-    return flow.fallback(
+    return fallback_twiml.answer(
         request,
         call_sid=params.get("CallSid"),
-        to_number=params.get("To"),
         error_code=params.get("ErrorCode"),
-        status=params.get("CallStatus"),
+        dial_status=params.get("DialCallStatus"),
     )
 
 
