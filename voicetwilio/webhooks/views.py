@@ -14,6 +14,7 @@ from ..links import webhook_url
 from ..signature import twilio_webhook
 from . import flow
 from .http import TwilioParams
+from .validation import reject_unknown_enums
 
 CALLBACK_FIELDS = (
     "CallSid",
@@ -65,6 +66,7 @@ def _fallback_error(request: HttpRequest) -> str:
 
 
 @twilio_webhook
+@reject_unknown_enums
 def voice(request: HttpRequest) -> str:
     """A call comes in (configure on the phone number as "A call comes in", POST)."""
     params = TwilioParams(request)
@@ -78,8 +80,9 @@ def voice(request: HttpRequest) -> str:
 
 
 @twilio_webhook
+@reject_unknown_enums
 def gather(request: HttpRequest) -> str:
-    """The caller answered the IVR menu: Digits or SpeechResult (both empty on silence)."""
+    """The caller answered the IVR menu: Digits or SpeechResult (both empty on silence), and FinishedOnKey."""
     params = TwilioParams(request)
     return flow.gathered(
         request,
@@ -88,9 +91,11 @@ def gather(request: HttpRequest) -> str:
         speech=params.get("SpeechResult"),
         confidence=params.get("Confidence"),
         status=params.get("CallStatus"),
+        finished_on_key=params.get("FinishedOnKey"),
     )
 
 
+# No enum check here: the fallback is the caller's last resort and answers whatever it is asked.
 @twilio_webhook(on_error=_fallback_error)
 def fallback(request: HttpRequest) -> str:
     """Twilio's fallback URL (and where our own apology redirects)."""
@@ -105,6 +110,7 @@ def fallback(request: HttpRequest) -> str:
 
 
 @twilio_webhook(on_error=_callback_error)
+@reject_unknown_enums
 def status_callback(request: HttpRequest) -> str:
     """Status changes of the caller's leg (configure on the number as "Call status changes")."""
     params = TwilioParams(request)
@@ -120,6 +126,7 @@ def status_callback(request: HttpRequest) -> str:
 
 
 @twilio_webhook(on_error=_callback_error)
+@reject_unknown_enums
 def participant_callback(request: HttpRequest) -> str:
     """Call-progress events of a leg we added to a conference (`?callSid=<the caller's>&agent=<id>`)."""
     params = TwilioParams(request)
@@ -153,6 +160,7 @@ def participant_callback(request: HttpRequest) -> str:
 
 
 @twilio_webhook(on_error=_callback_error)
+@reject_unknown_enums
 def conference_callback(request: HttpRequest) -> str:
     """Events of the call's conference (start, end, join, leave, hold): logged; the first gives us its SID."""
     params = TwilioParams(request)
@@ -168,6 +176,7 @@ def conference_callback(request: HttpRequest) -> str:
 
 
 @twilio_webhook(on_error=_queue_wait_error)
+@reject_unknown_enums
 def queue_wait(request: HttpRequest) -> str:
     """The conference waitUrl (and a requeued caller's holdUrl, fetched with GET): hold music, a routing retry and
     the maximum-wait check on every fetch."""
@@ -179,6 +188,7 @@ def queue_wait(request: HttpRequest) -> str:
 
 
 @twilio_webhook
+@reject_unknown_enums
 def voicemail(request: HttpRequest) -> str:
     """A caller nobody could take: record a message (or say the unavailable message)."""
     params = TwilioParams(request)
@@ -186,6 +196,7 @@ def voicemail(request: HttpRequest) -> str:
 
 
 @twilio_webhook(on_error=_fallback_error)
+@reject_unknown_enums
 def recording_callback(request: HttpRequest) -> str:
     """A recording is ready: the <Record> action of a voicemail, or a recording status callback."""
     params = TwilioParams(request)
@@ -212,6 +223,7 @@ def recording_callback(request: HttpRequest) -> str:
 
 
 @twilio_webhook(on_error=_fallback_error)
+@reject_unknown_enums
 def dial_callback(request: HttpRequest) -> str:
     """A forwarded call finished: if the number did not answer, say so before hanging up."""
     params = TwilioParams(request)
