@@ -1,7 +1,9 @@
 """The Twilio-facing URLs in the OpenAPI document, and real webhook answers checked against what it says."""
 
 import pytest
+import requests
 from django.test import Client
+from django.urls import reverse
 
 from tests.twilio.payloads import sid
 from tests.twilio.signing import signed_post
@@ -128,3 +130,39 @@ def test_a_documented_request_gets_a_documented_status_and_content_type(schema, 
         media_type = response["Content-Type"].split(";")[0]
         assert media_type in responses[str(response.status_code)]["content"]
         assert media_type == (accept or "text/xml")
+
+
+# --- the fuzzer's signing (bench/schemathesis_hooks.py) matches the server's check -------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("query", "fields"),
+    [
+        ({"callSid": sid("CA", 7)}, {"CallSid": sid("CA", 7), "CallStatus": "completed", "From": "+14155550111"}),
+        # What a fuzzer sends: spaces, plus signs, ampersands, non-ASCII, repeated and empty fields.
+        ({"callSid": "a b+c&d", "x": "ü"}, {"CallSid": "CA 1+2&3=4", "Digits": ["1", "#", ""], "名前": "ü%20"}),
+        ({}, {}),
+    ],
+)
+def test_the_fuzzers_signature_is_the_one_the_server_accepts(client, line, settings, query, fields):
+    from bench.schemathesis_hooks import sign
+
+    url = f"http://testserver{reverse('statuscallback')}"
+    prepared = requests.Request("POST", url, params=query, data=fields).prepare()
+    body = prepared.body or ""
+    form = "application/x-www-form-urlencoded"
+
+    signed = client.generic(
+        "POST",
+        prepared.path_url,
+        body,
+        content_type=form,
+        HTTP_X_TWILIO_SIGNATURE=sign(prepared, settings.TWILIO_AUTH_TOKEN),
+    )
+    forged = client.generic(
+        "POST", prepared.path_url, body, content_type=form, HTTP_X_TWILIO_SIGNATURE=sign(prepared, "not-the-token")
+    )
+
+    assert signed.status_code == 200, signed.content
+    assert forged.status_code == 403
