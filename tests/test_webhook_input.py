@@ -186,3 +186,47 @@ def test_the_fallback_answers_twiml_even_to_an_unknown_status(twilio, menu):
 
     assert response.status_code == 200
     assert "Say" in verbs(twiml_of(response))
+
+
+# --- what the webhooks store reads back as documented (found by the signed API fuzz) ------------------------
+
+
+def test_a_recording_url_that_is_not_a_url_is_not_stored(twilio, menu):
+    call_sid = twilio.new_sid()
+    twilio.incoming(call_sid=call_sid)
+
+    response = twilio.recording(call_sid, kind="call", RecordingUrl="\x14not a url", RecordingDuration="5")
+
+    assert response.status_code == 200
+    assert Call.objects.get().recording_url == ""
+
+
+def test_a_twilio_recording_url_is_stored(twilio, menu):
+    call_sid = twilio.new_sid()
+    twilio.incoming(call_sid=call_sid)
+    url = "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE" + "0" * 32
+
+    twilio.recording(call_sid, kind="call", RecordingUrl=url, RecordingDuration="5")
+
+    assert Call.objects.get().recording_url == url
+
+
+def test_the_log_of_an_unknown_call_is_listed_with_call_null_as_the_schema_says(twilio, staff_client):
+    twilio.status("CA" + "b" * 32, "completed", seq=1)
+
+    listed = staff_client.get("/voiceconfig/calllogs").json()["results"]
+    schema = staff_client.get("/api/schema/", {"format": "json"}).json()
+
+    assert [log["call"] for log in listed] == [None]
+    assert schema["components"]["schemas"]["CallLog"]["properties"]["call"]["nullable"] is True
+
+
+def test_a_call_log_posted_without_a_call_is_still_refused(staff_client):
+    response = staff_client.post(
+        "/voiceconfig/calllogs", {"call": None, "event": "note", "message": "x"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "validation_error"
+    assert "call" in response.json()["details"]
+    assert not CallLog.objects.exists()

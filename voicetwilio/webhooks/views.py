@@ -4,10 +4,12 @@ All are wrapped by `twilio_webhook` (signature check, never a 500). Our own cont
 the URLs we hand to Twilio (`callSid`, `agent`, `kind`); Twilio signs those URLs too, so it cannot be forged.
 """
 
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.http import HttpRequest
 
 from voiceconfig import calls as call_services
-from voiceconfig.models import CallEvent, CallStatus
+from voiceconfig.models import Call, CallEvent, CallStatus
 
 from .. import callcontrol, routing, twiml
 from ..links import webhook_url
@@ -46,6 +48,16 @@ CONFERENCE_FIELDS = (
     "Timestamp",
 )
 RECORDING_FIELDS = ("RecordingSid", "RecordingUrl", "RecordingDuration", "RecordingStatus", "RecordingSource", "Digits")
+
+
+def _recording_url(params: TwilioParams) -> str:
+    """Twilio's RecordingUrl, or "" when it is not an http(s) URL that fits the call's column (nothing recorded)."""
+    url = params.get("RecordingUrl")
+    try:
+        URLValidator(schemes=["https", "http"])(url)
+    except ValidationError:
+        return ""
+    return url if len(url) <= Call._meta.get_field("recording_url").max_length else ""
 
 
 def _queue_wait_error(request: HttpRequest) -> str:
@@ -273,7 +285,7 @@ def recording_callback(request: HttpRequest) -> str:
     call = call_services.call_store_recording(
         call_sid=params.get("CallSid"),
         recording_sid=params.get("RecordingSid"),
-        recording_url=params.get("RecordingUrl"),
+        recording_url=_recording_url(params),
         duration=duration,
         voicemail=kind == "voicemail",
         recording_status=params.get("RecordingStatus"),
