@@ -16,6 +16,7 @@ Each operation documents:
 """
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -297,44 +298,137 @@ def _operation(**schema) -> Callable:
     return extend_schema(**schema)(handler)
 
 
-def documented(
-    *,
-    summary: str,
-    description: str,
-    form: type[serializers.Serializer],
-    query_parameters: Sequence[OpenApiParameter] = (),
-    get_too: bool = False,
-    enum_checked: bool = True,
-) -> Callable:
+@dataclass(frozen=True)
+class WebhookOperation:
+    """One Twilio-facing URL's documentation (the constants below, one per view)."""
+
+    summary: str
+    description: str
+    form: type[serializers.Serializer]
+    query_parameters: Sequence[OpenApiParameter] = ()
+    get_too: bool = False  # also fetched with GET (a holdUrl)
+    enum_checked: bool = True  # refuses unknown enum values with a 400 (validation.py)
+
+
+def documented(operation: WebhookOperation) -> Callable:
     """Describe a webhook view in the OpenAPI document. Put it above `@twilio_webhook`."""
 
     def attach(view: Callable) -> Callable:
         name = view.__name__
         common = {
-            "summary": summary,
-            "description": description,
+            "summary": operation.summary,
+            "description": operation.description,
             "tags": [TAG],
-            "responses": _responses(enum_checked=enum_checked),
+            "responses": _responses(enum_checked=operation.enum_checked),
         }
+        parameters = [SIGNATURE, *operation.query_parameters]
         methods = {
             "post": _operation(
-                operation_id=f"webhook_{name}",
-                request={FORM: form},
-                parameters=[SIGNATURE, *query_parameters],
-                **common,
+                operation_id=f"webhook_{name}", request={FORM: operation.form}, parameters=parameters, **common
             )
         }
-        if get_too:
-            methods["get"] = _operation(
-                operation_id=f"webhook_{name}_get", parameters=[SIGNATURE, *query_parameters], **common
-            )
+        if operation.get_too:
+            methods["get"] = _operation(operation_id=f"webhook_{name}_get", parameters=parameters, **common)
         stand_in = type(
             f"{name.title().replace('_', '')}WebhookSchema",
             (WebhookSchemaView,),
-            {**methods, "http_method_names": list(methods), "__doc__": description},
+            {**methods, "http_method_names": list(methods), "__doc__": operation.description},
         )
         view.cls = stand_in  # what drf-spectacular's endpoint enumerator looks for
         view.initkwargs = {}
         return view
 
     return attach
+
+
+# --- the operations ---------------------------------------------------------------------------------------
+
+VOICE = WebhookOperation(
+    summary="A call comes in",
+    description='Configure on the phone number as "A call comes in" (POST). Answers the greeting, the IVR menu, '
+    "the after-hours action or the wait for an agent.",
+    form=VoiceForm,
+)
+
+
+GATHER = WebhookOperation(
+    summary="The caller's answer to the IVR menu",
+    description="The <Gather> action of our menu: a key (Digits), words (SpeechResult), or nothing. The finish key "
+    "alone (FinishedOnKey with no Digits) reads the menu again without counting a wrong attempt.",
+    form=GatherForm,
+    query_parameters=[CALL_SID_QUERY],
+)
+
+
+FALLBACK = WebhookOperation(
+    summary="The number's fallback URL",
+    description='Configure on the phone number as "Primary handler fails". Answers useful TwiML without the '
+    "database; never refuses an enum value (it is the caller's last resort).",
+    form=FallbackForm,
+    query_parameters=[CALL_SID_QUERY],
+    enum_checked=False,
+)
+
+
+STATUS_CALLBACK = WebhookOperation(
+    summary="The caller's call status changed",
+    description='Configure on the phone number as "Call status changes". Moves the call\'s status forward '
+    "(duplicates and late events change nothing); Twilio ignores the (empty) TwiML answer.",
+    form=StatusForm,
+)
+
+
+PARTICIPANT_CALLBACK = WebhookOperation(
+    summary="A leg we added to the call rang, answered or ended",
+    description="Call-progress events of an agent's or transferee's leg (`?callSid=<the caller's>&agent=<id>`).",
+    form=StatusForm,
+    query_parameters=[
+        query("callSid", "The caller's CallSid.", required=True),
+        query("agent", "The agent rung on this leg (id), absent for a phone number."),
+    ],
+)
+
+
+CONFERENCE_CALLBACK = WebhookOperation(
+    summary="An event of the call's conference",
+    description="Start, end, join, leave, hold: logged on the call's timeline; the first gives us the conference SID.",
+    form=ConferenceForm,
+    query_parameters=[query("callSid", "The caller's CallSid.", required=True)],
+)
+
+
+QUEUE_WAIT = WebhookOperation(
+    summary="Hold music while the caller waits",
+    description="The conference waitUrl (POST) and a requeued caller's holdUrl (GET): hold music, a routing retry "
+    "and the maximum-wait check on every fetch.",
+    form=VoiceForm,
+    query_parameters=[query("callSid", "The waiting caller's CallSid.", required=True)],
+    get_too=True,
+)
+
+
+VOICEMAIL = WebhookOperation(
+    summary="Record a voicemail",
+    description="A caller nobody could take: record a message (or say the unavailable message).",
+    form=VoiceForm,
+    query_parameters=[CALL_SID_QUERY],
+)
+
+
+RECORDING_CALLBACK = WebhookOperation(
+    summary="A recording is ready",
+    description="The <Record> action of a voicemail (`kind=voicemail`), or a recording status callback.",
+    form=RecordingForm,
+    query_parameters=[
+        CALL_SID_QUERY,
+        query("kind", "voicemail: a voicemail's <Record> action; call: a call recording.", enum=["voicemail", "call"]),
+    ],
+)
+
+
+DIAL_CALLBACK = WebhookOperation(
+    summary="A forwarded call ended",
+    description="The <Dial> action of a forward to an outside number: says so before hanging up if nobody answered.",
+    form=DialForm,
+    query_parameters=[CALL_SID_QUERY],
+)

@@ -78,12 +78,7 @@ def _fallback_error(request: HttpRequest) -> str:
     return twiml.apology(fallback_url="")
 
 
-@documented(
-    summary="A call comes in",
-    description='Configure on the phone number as "A call comes in" (POST). Answers the greeting, the IVR menu, '
-    "the after-hours action or the wait for an agent.",
-    form=openapi.VoiceForm,
-)
+@documented(openapi.VOICE)
 @twilio_webhook
 @reject_unknown_enums
 def voice(request: HttpRequest) -> str:
@@ -98,13 +93,7 @@ def voice(request: HttpRequest) -> str:
     )
 
 
-@documented(
-    summary="The caller's answer to the IVR menu",
-    description="The <Gather> action of our menu: a key (Digits), words (SpeechResult), or nothing. The finish key "
-    "alone (FinishedOnKey with no Digits) reads the menu again without counting a wrong attempt.",
-    form=openapi.GatherForm,
-    query_parameters=[openapi.CALL_SID_QUERY],
-)
+@documented(openapi.GATHER)
 @twilio_webhook
 @reject_unknown_enums
 def gather(request: HttpRequest) -> str:
@@ -122,14 +111,7 @@ def gather(request: HttpRequest) -> str:
 
 
 # No enum check here: the fallback is the caller's last resort and answers whatever it is asked.
-@documented(
-    summary="The number's fallback URL",
-    description='Configure on the phone number as "Primary handler fails". Answers useful TwiML without the '
-    "database; never refuses an enum value (it is the caller's last resort).",
-    form=openapi.FallbackForm,
-    query_parameters=[openapi.CALL_SID_QUERY],
-    enum_checked=False,
-)
+@documented(openapi.FALLBACK)
 @twilio_webhook(on_error=_fallback_error)
 def fallback(request: HttpRequest) -> str:
     """Twilio's fallback URL (and where our own apology redirects)."""
@@ -143,12 +125,7 @@ def fallback(request: HttpRequest) -> str:
     )
 
 
-@documented(
-    summary="The caller's call status changed",
-    description='Configure on the phone number as "Call status changes". Moves the call\'s status forward '
-    "(duplicates and late events change nothing); Twilio ignores the (empty) TwiML answer.",
-    form=openapi.StatusForm,
-)
+@documented(openapi.STATUS_CALLBACK)
 @twilio_webhook(on_error=_callback_error)
 @reject_unknown_enums
 def status_callback(request: HttpRequest) -> str:
@@ -165,15 +142,7 @@ def status_callback(request: HttpRequest) -> str:
     return EMPTY_TWIML
 
 
-@documented(
-    summary="A leg we added to the call rang, answered or ended",
-    description="Call-progress events of an agent's or transferee's leg (`?callSid=<the caller's>&agent=<id>`).",
-    form=openapi.StatusForm,
-    query_parameters=[
-        openapi.query("callSid", "The caller's CallSid.", required=True),
-        openapi.query("agent", "The agent rung on this leg (id), absent for a phone number."),
-    ],
-)
+@documented(openapi.PARTICIPANT_CALLBACK)
 @twilio_webhook(on_error=_callback_error)
 @reject_unknown_enums
 def participant_callback(request: HttpRequest) -> str:
@@ -208,12 +177,7 @@ def participant_callback(request: HttpRequest) -> str:
     return EMPTY_TWIML
 
 
-@documented(
-    summary="An event of the call's conference",
-    description="Start, end, join, leave, hold: logged on the call's timeline; the first gives us the conference SID.",
-    form=openapi.ConferenceForm,
-    query_parameters=[openapi.query("callSid", "The caller's CallSid.", required=True)],
-)
+@documented(openapi.CONFERENCE_CALLBACK)
 @twilio_webhook(on_error=_callback_error)
 @reject_unknown_enums
 def conference_callback(request: HttpRequest) -> str:
@@ -230,14 +194,7 @@ def conference_callback(request: HttpRequest) -> str:
     return EMPTY_TWIML
 
 
-@documented(
-    summary="Hold music while the caller waits",
-    description="The conference waitUrl (POST) and a requeued caller's holdUrl (GET): hold music, a routing retry "
-    "and the maximum-wait check on every fetch.",
-    form=openapi.VoiceForm,
-    query_parameters=[openapi.query("callSid", "The waiting caller's CallSid.", required=True)],
-    get_too=True,
-)
+@documented(openapi.QUEUE_WAIT)
 @twilio_webhook(on_error=_queue_wait_error)
 @reject_unknown_enums
 def queue_wait(request: HttpRequest) -> str:
@@ -250,12 +207,7 @@ def queue_wait(request: HttpRequest) -> str:
     return flow.queue_wait(request, call_sid=call_sid, status=status)
 
 
-@documented(
-    summary="Record a voicemail",
-    description="A caller nobody could take: record a message (or say the unavailable message).",
-    form=openapi.VoiceForm,
-    query_parameters=[openapi.CALL_SID_QUERY],
-)
+@documented(openapi.VOICEMAIL)
 @twilio_webhook
 @reject_unknown_enums
 def voicemail(request: HttpRequest) -> str:
@@ -264,17 +216,7 @@ def voicemail(request: HttpRequest) -> str:
     return flow.voicemail(request, call_sid=params.get("CallSid"), status=params.get("CallStatus"))
 
 
-@documented(
-    summary="A recording is ready",
-    description="The <Record> action of a voicemail (`kind=voicemail`), or a recording status callback.",
-    form=openapi.RecordingForm,
-    query_parameters=[
-        openapi.CALL_SID_QUERY,
-        openapi.query(
-            "kind", "voicemail: a voicemail's <Record> action; call: a call recording.", enum=["voicemail", "call"]
-        ),
-    ],
-)
+@documented(openapi.RECORDING_CALLBACK)
 @twilio_webhook(on_error=_fallback_error)
 @reject_unknown_enums
 def recording_callback(request: HttpRequest) -> str:
@@ -302,12 +244,7 @@ def recording_callback(request: HttpRequest) -> str:
     return EMPTY_TWIML
 
 
-@documented(
-    summary="A forwarded call ended",
-    description="The <Dial> action of a forward to an outside number: says so before hanging up if nobody answered.",
-    form=openapi.DialForm,
-    query_parameters=[openapi.CALL_SID_QUERY],
-)
+@documented(openapi.DIAL_CALLBACK)
 @twilio_webhook(on_error=_fallback_error)
 @reject_unknown_enums
 def dial_callback(request: HttpRequest) -> str:
