@@ -10,24 +10,35 @@ logs, then runs schemathesis (pinned in requirements-dev.txt) with a fixed seed 
 3. a deterministic probe of the same rule, because random ids rarely hit the other agent's objects: agent A asks
    for every one of agent B's objects through every operation that takes an id, and must get 403 or 404.
 
+The Twilio-facing URLs (tag "Twilio webhooks") are fuzzed signed, as Twilio signs them (bench/schemathesis_hooks.py),
+so the fuzzer reaches their logic; a case without the X-Twilio-Signature header must get the documented 403. A
+deterministic probe first checks both answers on every webhook: unsigned 403, signed 200.
+
 Exits non-zero on any failure. See bench/README.md.
 """
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from twilio.request_validator import RequestValidator
+
 from . import common
+from .schemathesis_hooks import TOKEN_ENV
 
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 CONFORMANCE_CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance"
 IDENTITIES = ["agent-a", "agent-b", "staff"]
+ROOT = Path(__file__).resolve().parent.parent
+WEBHOOK_TAG = "Twilio webhooks"
 # Known conformance failures, each with the owner who fixes it and an expiry date after which it fails again.
 BASELINE = Path(__file__).with_name("schemathesis-baseline.json")
 
@@ -144,7 +155,10 @@ def run_schemathesis(args: argparse.Namespace, server: common.Server, workdir: P
         if args.baseline_update:
             command.append("--baseline-update")
     started = time.monotonic()
-    completed = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
+    # The hooks sign the webhook requests (bench/schemathesis_hooks.py); they import from the repository root.
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "bench.schemathesis_hooks", "PYTHONPATH": str(ROOT)}
+    env[TOKEN_ENV] = common.AUTH_TOKEN
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=workdir, env=env)
     summary = [line for line in completed.stdout.splitlines() if line.strip()][-12:]
     print(f"-- schemathesis as {label}: exit {completed.returncode} in {time.monotonic() - started:.0f} s")
     if completed.returncode != 0:
@@ -211,6 +225,43 @@ def probe_object_level_authorization(server: common.Server, identities: dict, sc
     return failures
 
 
+def webhook_operations(schema: dict) -> list[tuple[str, str, dict]]:
+    """(path, method, operation) of every Twilio-facing URL in the schema."""
+    return [
+        (path, method, operation)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if method == "post" and WEBHOOK_TAG in operation.get("tags", [])
+    ]
+
+
+def probe_webhooks(server: common.Server, schema: dict) -> list[str]:
+    """Every webhook: unsigned, the documented 403; signed as Twilio signs, 200 TwiML."""
+    failures = []
+    form = {"CallSid": "CA" + "e" * 32, "From": "+14155550123", "To": "+15005550199", "CallStatus": "ringing"}
+    body = urllib.parse.urlencode(form).encode()
+    operations = webhook_operations(schema)
+    for path, _method, _operation in operations:
+        url = f"{server.url}{path}?callSid={form['CallSid']}"
+        signature = RequestValidator(common.AUTH_TOKEN).compute_signature(url, form)
+        for signed, expected in ((False, 403), (True, 200)):
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+            if signed:
+                headers["X-Twilio-Signature"] = signature
+            answer = urllib.request.Request(url, data=body, method="POST", headers=headers)
+            try:
+                with urllib.request.urlopen(answer, timeout=15) as response:
+                    status, content_type = response.status, response.headers.get("Content-Type", "")
+            except urllib.error.HTTPError as error:
+                status, content_type = error.code, error.headers.get("Content-Type", "")
+            if status != expected or not content_type.startswith("text/xml"):
+                failures.append(f"{'signed' if signed else 'unsigned'} POST {path}: {status} {content_type}")
+    print(f"-- webhook probe: {len(operations)} Twilio-facing URLs, each unsigned (403) and signed (200)")
+    if not operations:
+        failures.append("no Twilio-facing URL in the schema (tag 'Twilio webhooks')")
+    return failures
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     env = common.environment(
@@ -235,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
                 schema = json.loads(answer.read())
             # Before any fuzzing, while every seeded object still exists.
             failures += probe_object_level_authorization(server, identities, schema)
+            failures += probe_webhooks(server, schema)
             for name in IDENTITIES:
                 header = f"Authorization: Bearer {identities[name]['token']}"
                 if not run_schemathesis(

@@ -318,7 +318,9 @@ class CallSerializer(serializers.ModelSerializer):
 
 
 class CallLogSerializer(serializers.ModelSerializer):
-    call = serializers.PrimaryKeyRelatedField(queryset=Call.objects.all())
+    # Null on the events of a CallSid we have no call for (a webhook about an unknown call): the answer says so.
+    # Over REST a log is always written for a call (validate).
+    call = serializers.PrimaryKeyRelatedField(queryset=Call.objects.all(), allow_null=True)
     call_sid = serializers.CharField(read_only=True)
 
     class Meta:
@@ -327,6 +329,8 @@ class CallLogSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at"]
 
     def validate(self, attrs):
+        if "call" in attrs and attrs["call"] is None:
+            raise serializers.ValidationError({"call": ["A call log written over the API belongs to a call."]})
         call = attrs.get("call")
         if call is not None:
             attrs["call_sid"] = call.call_sid

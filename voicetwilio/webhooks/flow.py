@@ -263,7 +263,14 @@ def choose_option(options: Sequence[IvrOption], *, digits: str, speech: str) -> 
 
 
 def gathered(
-    request: HttpRequest, *, call_sid: str, digits: str, speech: str, confidence: str = "", status: str = ""
+    request: HttpRequest,
+    *,
+    call_sid: str,
+    digits: str,
+    speech: str,
+    confidence: str = "",
+    status: str = "",
+    finished_on_key: str = "",
 ) -> str:
     call = find_call(call_sid)
     if call is None or call.phone_line is None:
@@ -271,6 +278,11 @@ def gathered(
     ended = note_status(call, status, source="gather")
     config = call.phone_line.config
     options = list(config.ivr_options.all())
+    if not digits and finished_on_key and any(option.digit == finished_on_key for option in options):
+        # Twilio leaves the finish key (# by default) out of Digits: an option on that key is chosen by it alone.
+        digits = finished_on_key
+    if options and not digits and not speech and finished_on_key:
+        return _empty_entry(call, config, options, request, finished_on_key=finished_on_key, ended=ended)
     choice = choose_option(options, digits=digits, speech=speech)
     call_services.call_log_add(
         call=call,
@@ -299,6 +311,33 @@ def gathered(
         call_services.call_set_stage(call=call, stage=CallStage.MESSAGE)
         return twiml.message_and_hang_up(speech_prompt.with_text(choice.message or GOODBYE))
     return route(call, config, request, speech=speech_prompt)
+
+
+def _empty_entry(
+    call: Call,
+    config: VoiceConfig,
+    options: list[IvrOption],
+    request: HttpRequest,
+    *,
+    finished_on_key: str,
+    ended: bool,
+) -> str:
+    """The caller pressed only the finish key: they ended the entry themselves, so it is no wrong attempt.
+
+    Read the menu again without "Sorry" and without counting an attempt. Every press is its own timeline event
+    (no dedupe key): the gather carries nothing that tells a second press from the first.
+    """
+    call_services.call_log_add(
+        call=call,
+        call_sid=call.call_sid,
+        event=CallEvent.IVR_INPUT,
+        call_status=call.status,
+        message=f"Pressed {finished_on_key} with nothing before it: the menu is read again (not a wrong attempt).",
+        data={"finishedOnKey": finished_on_key},
+    )
+    if ended:
+        return twiml.empty()
+    return menu_twiml(call, config, options, request)
 
 
 # --- routing and waiting ---------------------------------------------------------------------------------

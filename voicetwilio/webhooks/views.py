@@ -4,17 +4,21 @@ All are wrapped by `twilio_webhook` (signature check, never a 500). Our own cont
 the URLs we hand to Twilio (`callSid`, `agent`, `kind`); Twilio signs those URLs too, so it cannot be forged.
 """
 
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.http import HttpRequest
 
 from voiceconfig import calls as call_services
-from voiceconfig.models import CallEvent, CallStatus
+from voiceconfig.models import Call, CallEvent, CallStatus
 
 from .. import callcontrol, routing, twiml
 from ..links import webhook_url
 from ..signature import twilio_webhook
 from . import fallback as fallback_twiml
-from . import flow
+from . import flow, openapi
 from .http import TwilioParams
+from .openapi import documented
+from .validation import reject_unknown_enums
 
 CALLBACK_FIELDS = (
     "CallSid",
@@ -47,6 +51,16 @@ CONFERENCE_FIELDS = (
 RECORDING_FIELDS = ("RecordingSid", "RecordingUrl", "RecordingDuration", "RecordingStatus", "RecordingSource", "Digits")
 
 
+def _recording_url(params: TwilioParams) -> str:
+    """Twilio's RecordingUrl, or "" when it is not an http(s) URL that fits the call's column (nothing recorded)."""
+    url = params.get("RecordingUrl")
+    try:
+        URLValidator(schemes=["https", "http"])(url)
+    except ValidationError:
+        return ""
+    return url if len(url) <= Call._meta.get_field("recording_url").max_length else ""
+
+
 def _queue_wait_error(request: HttpRequest) -> str:
     # Inside the conference wait, a failure must not end the wait: keep the caller on hold and try again.
     params = TwilioParams(request)
@@ -65,7 +79,9 @@ def _fallback_error(request: HttpRequest) -> str:
     return twiml.apology(fallback_url="")
 
 
+@documented(openapi.VOICE)
 @twilio_webhook
+@reject_unknown_enums
 def voice(request: HttpRequest) -> str:
     """A call comes in (configure on the phone number as "A call comes in", POST)."""
     params = TwilioParams(request)
@@ -78,9 +94,11 @@ def voice(request: HttpRequest) -> str:
     )
 
 
+@documented(openapi.GATHER)
 @twilio_webhook
+@reject_unknown_enums
 def gather(request: HttpRequest) -> str:
-    """The caller answered the IVR menu: Digits or SpeechResult (both empty on silence)."""
+    """The caller answered the IVR menu: Digits or SpeechResult (both empty on silence), and FinishedOnKey."""
     params = TwilioParams(request)
     return flow.gathered(
         request,
@@ -89,9 +107,12 @@ def gather(request: HttpRequest) -> str:
         speech=params.get("SpeechResult"),
         confidence=params.get("Confidence"),
         status=params.get("CallStatus"),
+        finished_on_key=params.get("FinishedOnKey"),
     )
 
 
+# No enum check here: the fallback is the caller's last resort and answers whatever it is asked.
+@documented(openapi.FALLBACK)
 @twilio_webhook(on_error=_fallback_error)
 def fallback(request: HttpRequest) -> str:
     """Twilio's fallback URL (and where our own apology redirects): answered without the database."""
@@ -104,7 +125,9 @@ def fallback(request: HttpRequest) -> str:
     )
 
 
+@documented(openapi.STATUS_CALLBACK)
 @twilio_webhook(on_error=_callback_error)
+@reject_unknown_enums
 def status_callback(request: HttpRequest) -> str:
     """Status changes of the caller's leg (configure on the number as "Call status changes")."""
     params = TwilioParams(request)
@@ -119,7 +142,9 @@ def status_callback(request: HttpRequest) -> str:
     return EMPTY_TWIML
 
 
+@documented(openapi.PARTICIPANT_CALLBACK)
 @twilio_webhook(on_error=_callback_error)
+@reject_unknown_enums
 def participant_callback(request: HttpRequest) -> str:
     """Call-progress events of a leg we added to a conference (`?callSid=<the caller's>&agent=<id>`)."""
     params = TwilioParams(request)
@@ -152,7 +177,9 @@ def participant_callback(request: HttpRequest) -> str:
     return EMPTY_TWIML
 
 
+@documented(openapi.CONFERENCE_CALLBACK)
 @twilio_webhook(on_error=_callback_error)
+@reject_unknown_enums
 def conference_callback(request: HttpRequest) -> str:
     """Events of the call's conference (start, end, join, leave, hold): logged; the first gives us its SID."""
     params = TwilioParams(request)
@@ -167,7 +194,9 @@ def conference_callback(request: HttpRequest) -> str:
     return EMPTY_TWIML
 
 
+@documented(openapi.QUEUE_WAIT)
 @twilio_webhook(on_error=_queue_wait_error)
+@reject_unknown_enums
 def queue_wait(request: HttpRequest) -> str:
     """The conference waitUrl (and a requeued caller's holdUrl, fetched with GET): hold music, a routing retry and
     the maximum-wait check on every fetch."""
@@ -178,14 +207,18 @@ def queue_wait(request: HttpRequest) -> str:
     return flow.queue_wait(request, call_sid=call_sid, status=status)
 
 
+@documented(openapi.VOICEMAIL)
 @twilio_webhook
+@reject_unknown_enums
 def voicemail(request: HttpRequest) -> str:
     """A caller nobody could take: record a message (or say the unavailable message)."""
     params = TwilioParams(request)
     return flow.voicemail(request, call_sid=params.get("CallSid"), status=params.get("CallStatus"))
 
 
+@documented(openapi.RECORDING_CALLBACK)
 @twilio_webhook(on_error=_fallback_error)
+@reject_unknown_enums
 def recording_callback(request: HttpRequest) -> str:
     """A recording is ready: the <Record> action of a voicemail, or a recording status callback."""
     params = TwilioParams(request)
@@ -194,7 +227,7 @@ def recording_callback(request: HttpRequest) -> str:
     call = call_services.call_store_recording(
         call_sid=params.get("CallSid"),
         recording_sid=params.get("RecordingSid"),
-        recording_url=params.get("RecordingUrl"),
+        recording_url=_recording_url(params),
         duration=duration,
         voicemail=kind == "voicemail",
         recording_status=params.get("RecordingStatus"),
@@ -211,7 +244,9 @@ def recording_callback(request: HttpRequest) -> str:
     return EMPTY_TWIML
 
 
+@documented(openapi.DIAL_CALLBACK)
 @twilio_webhook(on_error=_fallback_error)
+@reject_unknown_enums
 def dial_callback(request: HttpRequest) -> str:
     """A forwarded call finished: if the number did not answer, say so before hanging up."""
     params = TwilioParams(request)
