@@ -195,10 +195,16 @@ WHITENOISE_MIMETYPES = {".wav": "audio/wav"}
 
 # --- Security behind a TLS-terminating proxy -------------------------------------------------
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# X-Forwarded-Proto is believed only from the proxies in GUNICORN_FORWARDED_ALLOW_IPS: gunicorn reads it from those
+# alone and sets the WSGI scheme, which Django's request.is_secure() uses when SECURE_PROXY_SSL_HEADER is None.
+# Naming the header here would make Django believe it from any client (a plain-HTTP request saying "https" would
+# pass a signature made for https:// and get HSTS). DJANGO_TRUST_X_FORWARDED_PROTO=1 is only for a server that
+# strips the header from untrusted clients itself; `manage.py check --deploy` warns while it is on.
+TRUST_X_FORWARDED_PROTO = env_bool("DJANGO_TRUST_X_FORWARDED_PROTO", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUST_X_FORWARDED_PROTO else None
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
-# HSTS is sent only on requests that arrived over HTTPS (as the proxy's X-Forwarded-Proto says), so it is safe
+# HSTS is sent only on requests that arrived over HTTPS (as a trusted proxy's X-Forwarded-Proto says), so it is safe
 # behind a TLS-terminating proxy. Off in development, a year in production unless DJANGO_SECURE_HSTS_SECONDS says.
 SECURE_HSTS_SECONDS = env_checked("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, int, "seconds")
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
