@@ -348,13 +348,21 @@ LOG_FORMAT = env_checked("DJANGO_LOG_FORMAT", "text" if DEBUG else "json", _log_
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"call_context": {"()": "voice_project.logging_context.CallContextFilter"}},
+    "filters": {
+        "call_context": {"()": "voice_project.logging_context.CallContextFilter"},
+        # A code or token in a URL's query string (the spec's GET form of the 2FA step) never reaches a log line.
+        "secret_query": {"()": "voice_project.logging_context.SecretQueryFilter"},
+    },
     "formatters": {
         "json": {"()": "voice_project.logging_context.JsonFormatter"},
         "text": {"()": "voice_project.logging_context.TextFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["call_context"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["call_context", "secret_query"],
+        },
     },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {
@@ -363,6 +371,9 @@ LOGGING = {
         # One line per request with method, path, status, duration and CallSid; DJANGO_REQUEST_LOG_LEVEL=WARNING
         # keeps only the failures.
         "voice.request": {"level": env.str("DJANGO_REQUEST_LOG_LEVEL", default="INFO")},
+        # The development server logs each request line with its query string: through our handler, so that a
+        # code or token in the query is scrubbed there too.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
 
