@@ -156,3 +156,9 @@ def test_the_next_parameter_cannot_send_the_browser_elsewhere(staff_2fa):
     browser.post("/admin/login/?next=https://evil.example/", {"username": "root", "password": PASSWORD})
     response = browser.post("/admin/login/2fa/", {"code": code()})
     assert response["Location"] == "/admin/"
+
+
+def test_a_login_without_next_lands_on_the_admin_index(db):
+    make_user("plain", staff=True)
+    response = Client().post("/admin/login/", {"username": "plain", "password": PASSWORD})
+    assert response["Location"] == "/admin/"

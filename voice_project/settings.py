@@ -127,6 +127,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every answer (voice_project/csp.py; the policy is below).
+    "voice_project.csp.VoiceCSPMiddleware",
     # Serves /static/ from gunicorn too (the admin's assets, the agent console and its softphone bundle), with
     # far-future caching for hashed names; in DEBUG it reads the source folders, so no collectstatic is needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -224,6 +226,27 @@ if SECURE_HSTS_SECONDS and not SECURE_HSTS_INCLUDE_SUBDOMAINS:
 if SECURE_HSTS_SECONDS and not SECURE_HSTS_PRELOAD:
     # security.W021: preloading is an irreversible, domain-wide commitment; opt in with DJANGO_SECURE_HSTS_PRELOAD=1.
     SILENCED_SYSTEM_CHECKS.append("security.W021")
+
+# --- Content-Security-Policy (django-csp; finding 10) ----------------------------------------
+# Everything the admin, the console and the API docs load is served from this origin (static/vendor holds the
+# softphone SDK and its sounds). The only other origin is Twilio's, for the softphone's signalling WebSocket and
+# its call-quality reports. No inline script anywhere: the console's settings travel in a JSON data block.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'", "wss://*.twilio.com", "https://*.twilio.com"],
+        "media-src": ["'self'"],
+        "worker-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- REST API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -108,8 +108,12 @@ class AdminPasswordStepView(LoginView):
             app_path=self.request.get_full_path(),
             username=self.request.user.get_username(),
         )
-        context.setdefault(REDIRECT_FIELD_NAME, reverse("admin:index"))
+        if not context.get(REDIRECT_FIELD_NAME):
+            context[REDIRECT_FIELD_NAME] = reverse("admin:index")
         return context
+
+    def get_default_redirect_url(self) -> str:
+        return reverse("admin:index")
 
     def form_valid(self, form):
         user = form.get_user()
