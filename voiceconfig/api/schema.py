@@ -21,9 +21,11 @@ class ErrorSerializer(serializers.Serializer):
 class ValidationErrorSerializer(ErrorSerializer):
     """The envelope of a 400, with each field's messages."""
 
-    details = serializers.JSONField(
+    details = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
         required=False,
-        help_text='Per-field messages, e.g. {"phoneNumber": ["..."]}, or a list of messages for the whole request.',
+        help_text='Each field\'s sentences by camelCase field name, e.g. {"phoneNumber": ["..."]}; errors of the '
+        'whole request under "nonFieldErrors". Always this shape.',
     )
 
 

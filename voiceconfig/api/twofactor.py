@@ -123,7 +123,11 @@ class TwoFactorFailureSerializer(serializers.Serializer):
     retryRemainingNumber = serializers.CharField(
         required=False, help_text="Codes this login may still try (digits); given with the four code errors."
     )
-    details = serializers.JSONField(required=False, help_text="Per-field messages of a validation_error.")
+    details = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Per-field sentences of a validation_error, by field name (or nonFieldErrors).",
+    )
 
 
 class PlainJSONView(APIView):
