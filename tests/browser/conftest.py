@@ -38,7 +38,8 @@ TWILIO_UNREACHABLE = re.compile(r"^WebSocket connection to 'wss://[a-z0-9.-]+\.t
 PASSWORD = "pass-word-123"
 CSP_VIOLATION_REPORTER = """
 document.addEventListener('securitypolicyviolation', (event) => {
-  console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || 'inline'} on ${location.pathname}`);
+  const blocked = event.blockedURI || 'inline';
+  console.error(`CSP violation: ${event.violatedDirective} blocked ${blocked} on ${location.pathname}`);
 });
 """
 
