@@ -59,6 +59,8 @@ forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 errorlog = "-"
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+# The path only (%(U)s), never the query string (%(q)s) or request line (%(r)s): the spec's GET form of the
+# two-factor step carries the code and the preLoginToken in the query.
 access_log_format = (
     'remote=%(h)s method=%(m)s path="%(U)s" status=%(s)s bytes=%(B)s duration_ms=%(M)s '
     'request_id="%({x-request-id}i)s" twilio="%({i-twilio-idempotency-token}i)s" pid=%(p)s'
@@ -72,7 +74,15 @@ if os.environ.get("GUNICORN_LOG_FORMAT", "json") == "json":
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": "voice_project.logging_context.JsonFormatter"}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "filters": {"secret_query": {"()": "voice_project.logging_context.SecretQueryFilter"}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+                "filters": ["secret_query"],
+            }
+        },
         # Django's LOGGING takes the root logger over once the app is loaded.
         "root": {"handlers": ["stderr"], "level": "INFO"},
         "loggers": {

@@ -256,3 +256,50 @@ def test_business_hours_are_kept_to_the_minute_and_shown_as_hh_mm(staff_client):
 
     assert response.status_code == 201, response.content
     assert response.json()["businessHours"] == [{"weekday": 2, "opensAt": "08:30", "closesAt": "17:45"}]
+
+
+# --- the admin's rules over REST too (issue 13 item 6: one validator in voiceconfig/validators.py) ------------------
+
+
+def test_overlapping_business_hours_are_refused_over_rest_naming_both(staff_client):
+    hours = [
+        {"weekday": 0, "opensAt": "09:00", "closesAt": "17:00"},
+        {"weekday": 0, "opensAt": "16:00", "closesAt": "20:00"},
+    ]
+    response = staff_client.post("/voiceconfig/configs", {"name": "Overlap", "businessHours": hours}, format="json")
+
+    assert response.status_code == 400
+    sentences = response.json()["details"]["businessHours"]
+    assert "Monday 09:00-17:00 overlaps Monday 16:00-20:00." in sentences
+    assert not VoiceConfig.objects.filter(name="Overlap").exists()
+
+
+def test_a_range_past_midnight_overlapping_the_next_morning_is_refused_over_rest(staff_client, config):
+    hours = [
+        {"weekday": 6, "opensAt": "22:00", "closesAt": "06:00"},
+        {"weekday": 0, "opensAt": "05:00", "closesAt": "09:00"},
+    ]
+    response = staff_client.patch(f"/voiceconfig/configs/{config.pk}", {"businessHours": hours}, format="json")
+    assert response.status_code == 400
+    assert "overlaps" in response.json()["message"]
+
+
+def test_touching_ranges_are_fine_over_rest(staff_client):
+    hours = [
+        {"weekday": 0, "opensAt": "09:00", "closesAt": "12:00"},
+        {"weekday": 0, "opensAt": "12:00", "closesAt": "17:00"},
+    ]
+    response = staff_client.post("/voiceconfig/configs", {"name": "Split", "businessHours": hours}, format="json")
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize("message", ["", "   "])
+def test_an_ivr_message_option_without_words_is_refused_over_rest(staff_client, message):
+    option = {"digit": "1", "label": "hours", "action": "message", "message": message}
+    response = staff_client.post("/voiceconfig/configs", {"name": "Menu", "ivrOptions": [option]}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["details"]["ivrOptions"] == [
+        "0.message: A message option needs the words to read to the caller."
+    ]
+    assert not VoiceConfig.objects.filter(name="Menu").exists()

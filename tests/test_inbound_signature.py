@@ -92,3 +92,15 @@ def test_a_json_body_that_does_not_match_its_signed_hash_is_refused(client, db, 
     tampered = signed_body.replace("0100", "0199")
     response = client.post(path, tampered, content_type="application/json", HTTP_X_TWILIO_SIGNATURE=signature)
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize("query", ["?bodySHA256", "?bodySHA256=", "?bodySHA256=&bodySHA256="])
+def test_an_empty_body_hash_with_a_json_body_is_refused_not_a_500(client, db, line, query):
+    # Finding 8: `?bodySHA256` with no value used to reach twilio-python's validate() with a str body: a 500.
+    body = json.dumps({"callSid": "CA" + "b" * 32, "to": "+14155550100"})
+    path = f"{reverse('voice')}{query}"
+    signature = twilio_signature(f"http://testserver{path}", {})
+    response = client.post(path, body, content_type="application/json", HTTP_X_TWILIO_SIGNATURE="anything")
+    assert response.status_code == 403
+    response = client.post(path, body, content_type="application/json", HTTP_X_TWILIO_SIGNATURE=signature)
+    assert response.status_code == 403

@@ -109,6 +109,35 @@ class CallContextFilter(logging.Filter):
         return True
 
 
+# Query parameters that carry a secret: the spec's GET form of the two-factor step puts the code and the
+# preLoginToken in the URL, and a URL ends up in log lines (Django's development server logs the request line,
+# a traceback may quote it). Their values never reach a log line.
+SECRET_QUERY_PARAMETERS = ("code", "preLoginToken", "secretKey", "Verifiedtoken", "jwtToken", "token", "refresh")
+_SECRET_IN_QUERY = re.compile(
+    r"(?P<name>[?&;](?:" + "|".join(SECRET_QUERY_PARAMETERS) + r")=)[^&;#\s\"']*", re.IGNORECASE
+)
+SCRUBBED = "[scrubbed]"
+
+
+def scrub_query_secrets(text: str) -> str:
+    """`text` with the value of every secret query parameter replaced."""
+    return _SECRET_IN_QUERY.sub(lambda found: found.group("name") + SCRUBBED, text)
+
+
+class SecretQueryFilter(logging.Filter):
+    """Rewrites a record whose message quotes a URL with a secret in its query string (never drops a record)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken format is the formatter's to report, not ours
+            return True
+        scrubbed = scrub_query_secrets(message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
+        return True
+
+
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is printed as a field.
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 

@@ -127,6 +127,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every answer (voice_project/csp.py; the policy is below).
+    "voice_project.csp.VoiceCSPMiddleware",
     # Serves /static/ from gunicorn too (the admin's assets, the agent console and its softphone bundle), with
     # far-future caching for hashed names; in DEBUG it reads the source folders, so no collectstatic is needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -138,6 +140,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A session of a user with two-factor login on counts only once the code was given in it (admin login, API).
+    "voiceconfig.staff_twofactor.TwoFactorSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -198,10 +202,16 @@ WHITENOISE_MIMETYPES = {".wav": "audio/wav"}
 
 # --- Security behind a TLS-terminating proxy -------------------------------------------------
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# X-Forwarded-Proto is believed only from the proxies in GUNICORN_FORWARDED_ALLOW_IPS: gunicorn reads it from those
+# alone and sets the WSGI scheme, which Django's request.is_secure() uses when SECURE_PROXY_SSL_HEADER is None.
+# Naming the header here would make Django believe it from any client (a plain-HTTP request saying "https" would
+# pass a signature made for https:// and get HSTS). DJANGO_TRUST_X_FORWARDED_PROTO=1 is only for a server that
+# strips the header from untrusted clients itself; `manage.py check --deploy` warns while it is on.
+TRUST_X_FORWARDED_PROTO = env_bool("DJANGO_TRUST_X_FORWARDED_PROTO", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUST_X_FORWARDED_PROTO else None
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
-# HSTS is sent only on requests that arrived over HTTPS (as the proxy's X-Forwarded-Proto says), so it is safe
+# HSTS is sent only on requests that arrived over HTTPS (as a trusted proxy's X-Forwarded-Proto says), so it is safe
 # behind a TLS-terminating proxy. Off in development, a year in production unless DJANGO_SECURE_HSTS_SECONDS says.
 SECURE_HSTS_SECONDS = env_checked("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, int, "seconds")
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
@@ -219,6 +229,27 @@ if SECURE_HSTS_SECONDS and not SECURE_HSTS_INCLUDE_SUBDOMAINS:
 if SECURE_HSTS_SECONDS and not SECURE_HSTS_PRELOAD:
     # security.W021: preloading is an irreversible, domain-wide commitment; opt in with DJANGO_SECURE_HSTS_PRELOAD=1.
     SILENCED_SYSTEM_CHECKS.append("security.W021")
+
+# --- Content-Security-Policy (django-csp; finding 10) ----------------------------------------
+# Everything the admin, the console and the API docs load is served from this origin (static/vendor holds the
+# softphone SDK and its sounds). The only other origin is Twilio's, for the softphone's signalling WebSocket and
+# its call-quality reports. No inline script anywhere: the console's settings travel in a JSON data block.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'", "wss://*.twilio.com", "https://*.twilio.com"],
+        "media-src": ["'self'"],
+        "worker-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- REST API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -345,13 +376,21 @@ LOG_FORMAT = env_checked("DJANGO_LOG_FORMAT", "text" if DEBUG else "json", _log_
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"call_context": {"()": "voice_project.logging_context.CallContextFilter"}},
+    "filters": {
+        "call_context": {"()": "voice_project.logging_context.CallContextFilter"},
+        # A code or token in a URL's query string (the spec's GET form of the 2FA step) never reaches a log line.
+        "secret_query": {"()": "voice_project.logging_context.SecretQueryFilter"},
+    },
     "formatters": {
         "json": {"()": "voice_project.logging_context.JsonFormatter"},
         "text": {"()": "voice_project.logging_context.TextFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["call_context"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["call_context", "secret_query"],
+        },
     },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {
@@ -360,6 +399,9 @@ LOGGING = {
         # One line per request with method, path, status, duration and CallSid; DJANGO_REQUEST_LOG_LEVEL=WARNING
         # keeps only the failures.
         "voice.request": {"level": env.str("DJANGO_REQUEST_LOG_LEVEL", default="INFO")},
+        # The development server logs each request line with its query string: through our handler, so that a
+        # code or token in the query is scrubbed there too.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
 

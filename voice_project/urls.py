@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from voice_project.health import healthz
+from voiceconfig import staff_twofactor
 from voiceconfig.admin_views import overview as voice_overview
 from voiceconfig.api.auth import TokenObtainView, TokenRefreshView
 from voiceconfig.api.errors import json_not_found, json_server_error
@@ -15,6 +16,9 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     # The live overview lives inside the admin (staff login, admin look) but is not a model page.
     path("admin/voice/overview/", admin.site.admin_view(voice_overview), name="voice-overview"),
+    # The admin's login asks a user with two-factor login on for the code too (voiceconfig/staff_twofactor.py).
+    path("admin/login/", staff_twofactor.admin_password_step, name="admin-login"),
+    path("admin/login/2fa/", staff_twofactor.admin_code_step, name="admin-login-2fa"),
     path("admin/", admin.site.urls),
     path("api/auth/token", TokenObtainView.as_view(), name="token-obtain"),
     path("api/auth/token/refresh", TokenRefreshView.as_view(), name="token-refresh"),

@@ -98,7 +98,7 @@ class PasswordStep:
 
 @dataclass(frozen=True)
 class VerifySuccess:
-    tokens: IssuedTokens
+    tokens: IssuedTokens | None  # None when the caller logs the user in another way (the admin's session)
     verified_token: str
     user: object
     backup_codes: list[str] = field(default_factory=list)
@@ -325,12 +325,21 @@ def login_password_step(*, user, trusted_token: str | None = None, now: datetime
     return PasswordStep(prelogin_token=token, secret_key=secret_key, otpauth_uri=uri, trusted_cookie_rejected=rejected)
 
 
-def login_verify(*, prelogin_token: str, code: str, secret_key: str = "", now: datetime | None = None) -> VerifySuccess:
-    """The second login step. Raises TwoFactorError with one of the four spec errors."""
+def login_verify(
+    *, prelogin_token: str, code: str, secret_key: str = "", issue_tokens: bool = True, now: datetime | None = None
+) -> VerifySuccess:
+    """The second login step. Raises TwoFactorError with one of the four spec errors.
+
+    `issue_tokens=False` is for the admin's login, which opens a session instead of minting a JWT pair.
+    """
     now = _now(now)
     claims = _prelogin_decode(prelogin_token, now)
     outcome = _verify_and_count(
-        claims=claims, code=_normalise_code(code), secret_key="".join(secret_key.split()).upper(), now=now
+        claims=claims,
+        code=_normalise_code(code),
+        secret_key="".join(secret_key.split()).upper(),
+        issue_tokens=issue_tokens,
+        now=now,
     )
     # Raised only here, after the transaction committed: a failure must still count.
     if isinstance(outcome, TwoFactorError):
@@ -343,7 +352,9 @@ def _remaining(attempt: PreLoginAttempt, device: TwoFactorDevice) -> int:
 
 
 @transaction.atomic
-def _verify_and_count(*, claims: dict, code: str, secret_key: str, now: datetime) -> VerifySuccess | TwoFactorError:
+def _verify_and_count(
+    *, claims: dict, code: str, secret_key: str, issue_tokens: bool, now: datetime
+) -> VerifySuccess | TwoFactorError:
     user_id = int(claims["sub"])
     # Lock order everywhere: device, then attempt. Simultaneous verifies for one user queue here, so each one
     # reads the counters the previous one wrote.
@@ -415,7 +426,7 @@ def _verify_and_count(*, claims: dict, code: str, secret_key: str, now: datetime
     attempt.completed_at = now
     attempt.save(update_fields=["completed_at"])
     return VerifySuccess(
-        tokens=tokens_issue(user=user),
+        tokens=tokens_issue(user=user) if issue_tokens else None,
         verified_token=_verified_token(user=user, method=method, now=now),
         user=user,
         backup_codes=backup_codes,

@@ -1,7 +1,9 @@
 """Validation shared by models, serializers and forms."""
 
+import calendar
 import re
 import zoneinfo
+from collections.abc import Iterable
 from datetime import time
 
 import phonenumbers
@@ -72,3 +74,59 @@ def validate_opening_range(opens: time, closes: time) -> None:
     """Opening and closing at the same minute is neither closed nor all day; ask for two times."""
     if opens == closes:
         raise ValidationError("Opening and closing at the same minute leaves the line closed: pick two times.")
+
+
+# --- one config's rules, shared by the admin forms and the REST serializers (issue 13 item 6) ----------------------
+
+IVR_MESSAGE_NEEDS_WORDS = "A message option needs the words to read to the caller."
+
+
+def validate_ivr_message(*, action: str | None, message: str | None) -> None:
+    """An IVR `message` option reads its words to the caller: it needs some."""
+    if action == "message" and not (message or "").strip():
+        raise ValidationError({"message": IVR_MESSAGE_NEEDS_WORDS})
+
+
+MINUTES_PER_DAY = 24 * 60
+MINUTES_PER_WEEK = 7 * MINUTES_PER_DAY
+
+
+def _minutes(value: time) -> int:
+    return value.hour * 60 + value.minute
+
+
+def week_intervals(weekday: int, opens: time, closes: time) -> list[tuple[int, int]]:
+    """The minutes of the week (Monday 00:00 = 0) a range covers; a range past midnight spills into the next day,
+    and Sunday night into Monday morning."""
+    start = weekday * MINUTES_PER_DAY + _minutes(opens)
+    length = (_minutes(closes) - _minutes(opens)) % MINUTES_PER_DAY
+    end = start + length
+    if end <= MINUTES_PER_WEEK:
+        return [(start, end)]
+    return [(start, MINUTES_PER_WEEK), (0, end - MINUTES_PER_WEEK)]
+
+
+def opening_label(weekday: int, opens: time, closes: time) -> str:
+    """How a range reads in an error (as BusinessHours reads itself: "Monday 09:00-17:00")."""
+    return f"{calendar.day_name[weekday]} {opens:%H:%M}-{closes:%H:%M}"
+
+
+def validate_opening_hours_do_not_overlap(ranges: Iterable[tuple[int, time, time]]) -> None:
+    """Refuse weekly opening ranges (weekday, opens, closes) that overlap, naming both, so a schedule reads one way.
+
+    Ranges that open and close at the same minute are left to validate_opening_range.
+    """
+    minutes = []
+    for weekday, opens, closes in ranges:
+        if opens == closes:
+            continue
+        label = opening_label(weekday, opens, closes)
+        minutes.extend((start, end, label) for start, end in week_intervals(weekday, opens, closes))
+    minutes.sort()
+    problems = [
+        f"{label} overlaps {next_label}."
+        for (_, end, label), (next_start, _, next_label) in zip(minutes, minutes[1:], strict=False)
+        if next_start < end and label != next_label
+    ]
+    if problems:
+        raise ValidationError(problems + ["Merge them into one range or change one of them."])

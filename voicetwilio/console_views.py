@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from voiceconfig.api.errors import Conflict
 from voiceconfig.api.permissions import IsStaff, agent_of
+from voiceconfig.api.twofactor import PRELOGIN_QUERY_PARAMETERS, PreLoginQueryStep, no_store, token_or_verified
 from voiceconfig.models import Call, VoiceAgent
 from voiceconfig.services import StateConflict
 
@@ -70,7 +71,7 @@ class _ClientTokenBase(APIView):
                     {"agent": "You are not a voice agent; staff name the agent with `agent` (its id)."}
                 )
         issued = tokens.client_token_create(agent=agent)
-        return Response(s.ClientTokenSerializer(issued).data)
+        return no_store(Response(s.ClientTokenSerializer(issued).data))
 
 
 TOKEN_DESCRIPTION = (
@@ -95,16 +96,21 @@ class ClientTokenCreateView(_ClientTokenBase):
         return self.issue(request, request.data)
 
 
-class ClientTokenView(_ClientTokenBase):
+class ClientTokenView(PreLoginQueryStep, _ClientTokenBase):
+    """With `preLoginToken` in the query, the spec's form of the two-factor verify step (voiceconfig.api.twofactor)."""
+
     http_method_names = ["get", "head", "options"]
 
     @extend_schema(
         tags=["agent console"],
-        summary="Get a softphone token",
+        summary="Get a softphone token (or, with preLoginToken, verify the two-factor code)",
         operation_id="voicetwilio_token_retrieve",
         description=TOKEN_DESCRIPTION,
-        parameters=[OpenApiParameter("agent", int, description="Staff only: the agent id to issue the token for.")],
-        responses={200: s.ClientTokenSerializer, **_errors(400, 401, 404, 503)},
+        parameters=[
+            OpenApiParameter("agent", int, description="Staff only: the agent id to issue the token for."),
+            *PRELOGIN_QUERY_PARAMETERS,
+        ],
+        responses={200: token_or_verified(s.ClientTokenSerializer), **_errors(400, 401, 404, 503)},
     )
     def get(self, request: Request) -> Response:
         return self.issue(request, request.query_params)

@@ -40,10 +40,10 @@ def _signed_params(request: HttpRequest) -> dict | str | None:
     """What Twilio hashed besides the URL: the form fields, or the raw body of a JSON request.
 
     A JSON body is covered only through the `bodySHA256` query parameter (Twilio's scheme); a JSON body
-    without it would be unsigned, so it is refused (None).
+    without it, or with an empty one (`?bodySHA256`), would be unsigned, so it is refused (None).
     """
     if request.content_type == JSON_CONTENT_TYPE:
-        if "bodySHA256" not in request.GET:
+        if not request.GET.get("bodySHA256"):
             return None
         return request.body.decode("utf-8", errors="replace")
     if request.method == "POST":
@@ -52,6 +52,15 @@ def _signed_params(request: HttpRequest) -> dict | str | None:
 
 
 def signature_is_valid(request: HttpRequest) -> bool:
+    """True only for a request Twilio signed; any surprise while checking counts as unsigned (403, never 500)."""
+    try:
+        return _signature_matches(request)
+    except Exception:
+        logger.exception("checking the signature of %s failed; refusing the request", request.path)
+        return False
+
+
+def _signature_matches(request: HttpRequest) -> bool:
     signature = request.headers.get(SIGNATURE_HEADER, "")
     token = settings.TWILIO_AUTH_TOKEN
     if not signature:

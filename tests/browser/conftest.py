@@ -36,6 +36,12 @@ CHROMIUM_ARGS = [
 # which the page reports in words. Nothing else in the console is excused.
 TWILIO_UNREACHABLE = re.compile(r"^WebSocket connection to 'wss://[a-z0-9.-]+\.twilio\.com/")
 PASSWORD = "pass-word-123"
+CSP_VIOLATION_REPORTER = """
+document.addEventListener('securitypolicyviolation', (event) => {
+  const blocked = event.blockedURI || 'inline';
+  console.error(`CSP violation: ${event.violatedDirective} blocked ${blocked} on ${location.pathname}`);
+});
+"""
 
 pytestmark = pytest.mark.browser
 
@@ -93,6 +99,9 @@ class PageWatch:
         self.expected.append((status, re.compile(path_pattern)))
 
     def attach(self, page) -> None:
+        # Anything the Content-Security-Policy blocks is a broken page too, reported in words by the page itself
+        # (Chromium's own "Refused to ..." console line is an error as well).
+        page.add_init_script(CSP_VIOLATION_REPORTER)
         page.on("pageerror", lambda exc: self.problems.append(f"uncaught exception: {exc}"))
         page.on("console", self._console)
         page.on("response", self._response)

@@ -69,3 +69,7 @@ class TokenRefreshView(jwt_views.TokenRefreshView):
     """Exchange a refresh token for a new pair; the old refresh token is blacklisted (rotation)."""
 
     schema_error_codes_extra = {"401"}  # expired, forged or already-rotated refresh token
+
+    def finalize_response(self, request: Request, response: Response, *args, **kwargs) -> Response:
+        # The new pair must not be kept by any cache; its refusals too (they answer a request carrying a token).
+        return no_store(super().finalize_response(request, response, *args, **kwargs))

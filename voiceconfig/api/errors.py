@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, JsonResponse
 from djangorestframework_camel_case.util import camelize_re, underscore_to_camel
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 logger = logging.getLogger(__name__)
@@ -112,16 +113,54 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        details = exc.detail if isinstance(exc.detail, (dict, list)) else [exc.detail]
-        if isinstance(details, dict) and set(details) == {"non_field_errors"}:
-            details = details["non_field_errors"]
-        response.data = envelope(400, _first_message(details), "validation_error", details=details)
+        response.data = envelope(400, _first_message(exc.detail), "validation_error", details=error_details(exc.detail))
     elif isinstance(exc, exceptions.APIException):
         message = _first_message(exc.detail)
         code = _error_code(exc, response.status_code)
-        extra = getattr(exc, "extra", None) or {}
+        extra = dict(getattr(exc, "extra", None) or {})
+        if "details" in extra:
+            extra["details"] = error_details(extra["details"])
         response.data = envelope(response.status_code, message, code, **extra)
     return response
+
+
+NON_FIELD_ERRORS = "nonFieldErrors"
+_NON_FIELD_KEYS = {"non_field_errors", NON_FIELD_ERRORS, api_settings.NON_FIELD_ERRORS_KEY}
+
+
+def error_details(detail: Any) -> dict[str, list[str]]:
+    """The one shape of `details`: camelCase field name (or `nonFieldErrors`) -> a list of sentences.
+
+    DRF gives a list for errors of the whole request, a string or a list per field, nested dicts and lists for
+    nested serializers; clients should not have to handle each. A nested field's sentences name their place
+    (`0.digit: ...`), so nothing is lost in the flattening.
+    """
+    if not isinstance(detail, dict):
+        return {NON_FIELD_ERRORS: _sentences(detail)}
+    details: dict[str, list[str]] = {}
+    for key, value in detail.items():
+        name = NON_FIELD_ERRORS if key in _NON_FIELD_KEYS else _camel(key)
+        details.setdefault(name, []).extend(_sentences(value))
+    return details
+
+
+def _sentences(value: Any, place: str = "") -> list[str]:
+    prefix = f"{place}: " if place else ""
+    if isinstance(value, dict):
+        return [
+            sentence
+            for key, nested in value.items()
+            for sentence in _sentences(nested, _join(place, "" if key in _NON_FIELD_KEYS else _camel(key)))
+        ]
+    if isinstance(value, (list, tuple)):
+        if all(not isinstance(item, (dict, list, tuple)) for item in value):
+            return [f"{prefix}{item}" for item in value]
+        return [sentence for index, item in enumerate(value) for sentence in _sentences(item, _join(place, str(index)))]
+    return [f"{prefix}{value}"]
+
+
+def _join(place: str, key: str) -> str:
+    return ".".join(part for part in (place, key) if part)
 
 
 def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

@@ -7,6 +7,7 @@ A view that declares its own error responses keeps them; one declared without a 
 """
 
 from drf_spectacular import openapi
+from drf_spectacular.plumbing import force_instance
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
@@ -21,9 +22,11 @@ class ErrorSerializer(serializers.Serializer):
 class ValidationErrorSerializer(ErrorSerializer):
     """The envelope of a 400, with each field's messages."""
 
-    details = serializers.JSONField(
+    details = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
         required=False,
-        help_text='Per-field messages, e.g. {"phoneNumber": ["..."]}, or a list of messages for the whole request.',
+        help_text='Each field\'s sentences by camelCase field name, e.g. {"phoneNumber": ["..."]}; errors of the '
+        'whole request under "nonFieldErrors". Always this shape.',
     )
 
 
@@ -36,6 +39,8 @@ _DESCRIPTIONS = {
     "413": "The request body is too large.",
     "415": "The body's content type is not JSON, form data or multipart.",
     "429": "Too many requests; retry after the number of seconds in Retry-After.",
+    "502": "Twilio refused or failed; nothing was changed.",
+    "503": "Twilio is not configured on this server.",
 }
 
 
@@ -47,11 +52,22 @@ class AutoSchema(openapi.AutoSchema):
         for code in self._error_codes():
             if code not in responses:
                 responses[code] = self._error_response(code)
-            elif int(code) >= 400 and not responses[code].get("content"):
-                described = responses[code].get("description")
+        # Every error the view declares carries the envelope too (the console's 409, 502 and 503 among them),
+        # keeping the view's own description.
+        for code, response in responses.items():
+            if code.isdigit() and int(code) >= 400 and not response.get("content"):
+                described = response.get("description")
                 responses[code] = self._error_response(code)
                 responses[code]["description"] = described or responses[code]["description"]
         return responses
+
+    def _map_basic_serializer(self, serializer, direction):
+        result = super()._map_basic_serializer(serializer, direction)
+        if direction == "response" and isinstance(force_instance(serializer), serializers.ModelSerializer):
+            # A model serializer's answer always carries every field it documents (call `from` and `to` included,
+            # though a client may leave them out when writing): clients can rely on them.
+            result["required"] = sorted(result.get("properties", {}))
+        return result
 
     def _error_response(self, code: str) -> dict:
         serializer = ValidationErrorSerializer if code == "400" else ErrorSerializer

@@ -18,7 +18,12 @@ from voiceconfig.models import (
     VoiceAgent,
     VoiceConfig,
 )
-from voiceconfig.validators import validate_forward_number, validate_opening_range
+from voiceconfig.validators import (
+    validate_forward_number,
+    validate_ivr_message,
+    validate_opening_hours_do_not_overlap,
+    validate_opening_range,
+)
 
 from .errors import Conflict
 from .fields import ClockTimeField, E164Field, KeywordListField
@@ -73,6 +78,7 @@ class IvrOptionSerializer(WholeItemSerializer):
     def validate(self, attrs):
         attrs = super().validate(attrs)
         validate_forward_number(action=attrs.get("action"), number=attrs.get("forward_to"), field="forward_to")
+        validate_ivr_message(action=attrs.get("action"), message=attrs.get("message"))
         return attrs
 
 
@@ -116,6 +122,11 @@ class VoiceConfigSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["created_at", "updated_at"]
+
+    def validate_business_hours(self, value):
+        # The admin's rule too (validators.py): ranges that overlap are refused, naming both.
+        validate_opening_hours_do_not_overlap((item["weekday"], item["opens_at"], item["closes_at"]) for item in value)
+        return value
 
     def validate_holidays(self, value):
         dates = [item["date"] for item in value]

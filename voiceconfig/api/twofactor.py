@@ -6,7 +6,7 @@ and `isSKip2fa` are not camelCase and would not survive the round trip through s
 
 from django.http import HttpRequest
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -123,7 +123,11 @@ class TwoFactorFailureSerializer(serializers.Serializer):
     retryRemainingNumber = serializers.CharField(
         required=False, help_text="Codes this login may still try (digits); given with the four code errors."
     )
-    details = serializers.JSONField(required=False, help_text="Per-field messages of a validation_error.")
+    details = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Per-field sentences of a validation_error, by field name (or nonFieldErrors).",
+    )
 
 
 class PlainJSONView(APIView):
@@ -157,27 +161,99 @@ class TwoFactorVerifyView(PlainJSONView):
     def post(self, request: Request) -> Response:
         data = TwoFactorVerifySerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        params = data.validated_data
-        try:
-            result = twofactor.login_verify(
-                prelogin_token=params["preLoginToken"], code=params["code"], secret_key=params["secretKey"]
-            )
-        except twofactor.TwoFactorError as exc:
-            return failure_response(exc)
-        body = {
-            "jwtToken": result.tokens.access,
-            "refreshToken": result.tokens.refresh,
-            "Verifiedtoken": result.verified_token,
-        }
-        if result.backup_codes:
-            body["backupCodes"] = result.backup_codes
-        response = no_store(Response(body))
-        if params["isSetCookie"]:
-            set_access_cookie(response, result.tokens.access)
-        if params["isSKip2fa"]:
-            token, _ = twofactor.trusted_device_create(user=result.user, user_agent=_user_agent(request))
-            set_trusted_device_cookie(response, token)
-        return response
+        return verify_step(request, data.validated_data)
+
+
+def verify_step(request: Request, params: dict) -> Response:
+    """The verify step's answer, whichever form asked (POST body or the spec's GET query string)."""
+    try:
+        result = twofactor.login_verify(
+            prelogin_token=params["preLoginToken"], code=params["code"], secret_key=params["secretKey"]
+        )
+    except twofactor.TwoFactorError as exc:
+        return no_store(failure_response(exc))
+    body = {
+        "jwtToken": result.tokens.access,
+        "refreshToken": result.tokens.refresh,
+        "Verifiedtoken": result.verified_token,
+    }
+    if result.backup_codes:
+        body["backupCodes"] = result.backup_codes
+    response = no_store(Response(body))
+    if params["isSetCookie"]:
+        set_access_cookie(response, result.tokens.access)
+    if params["isSKip2fa"]:
+        token, _ = twofactor.trusted_device_create(user=result.user, user_agent=_user_agent(request))
+        set_trusted_device_cookie(response, token)
+    return response
+
+
+# --- the spec's GET form: GET /voicetwilio/token?preLoginToken=...&code=...&isSetCookie=...&isSKip2fa=... ---------
+
+PRELOGIN_QUERY_PARAMETER = "preLoginToken"
+
+
+class TwoFactorQueryVerifySerializer(TwoFactorVerifySerializer):
+    """The spec's table marks `code`, `isSetCookie` and `isSKip2fa` required for the GET form."""
+
+    isSetCookie = serializers.BooleanField(help_text="Also set the JWT as an HttpOnly, Secure, SameSite cookie.")
+    isSKip2fa = serializers.BooleanField(help_text="Don't ask again on this computer for 14 days.")
+
+
+class TwoFactorQueryVerifyView(PlainJSONView):
+    """The verify step as the specification writes it: the same fields in the query string of a GET."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request) -> Response:
+        # A plain dict, not the QueryDict: DRF reads a boolean missing from a QueryDict as `false`, and the spec
+        # wants a missing isSetCookie or isSKip2fa named in the 400.
+        data = TwoFactorQueryVerifySerializer(data=request.query_params.dict())
+        data.is_valid(raise_exception=True)
+        return verify_step(request, data.validated_data)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Its 400s carry no token, but they answer a URL with a code in it: no cache keeps any of it.
+        return no_store(super().finalize_response(request, response, *args, **kwargs))
+
+
+_query_verify_view = TwoFactorQueryVerifyView.as_view()
+
+# For the OpenAPI of the view that takes this form in (GET /voicetwilio/token).
+PRELOGIN_QUERY_PARAMETERS = [
+    OpenApiParameter(
+        PRELOGIN_QUERY_PARAMETER,
+        str,
+        description="Two-factor login step (the spec's form of `POST /api/auth/2fa/verify`): from "
+        "`POST /api/auth/token`. With it, `code`, `isSetCookie` and `isSKip2fa` are required and no login is needed.",
+    ),
+    OpenApiParameter("code", str, description="With preLoginToken: the 6-digit app code or a backup code."),
+    OpenApiParameter("secretKey", str, description="With preLoginToken, when setting up during login."),
+    OpenApiParameter("isSetCookie", bool, description="With preLoginToken: also set the JWT as an HttpOnly cookie."),
+    OpenApiParameter("isSKip2fa", bool, description="With preLoginToken: don't ask again here for 14 days."),
+]
+
+
+def token_or_verified(softphone_token_serializer) -> PolymorphicProxySerializer:
+    """The 200 of GET /voicetwilio/token: the softphone token, or the verify step's answer with preLoginToken."""
+    return PolymorphicProxySerializer(
+        component_name="ClientTokenOrTwoFactorVerified",
+        serializers=[softphone_token_serializer, TwoFactorVerifiedSerializer],
+        resource_type_field_name=None,
+    )
+
+
+class PreLoginQueryStep:
+    """Mixed into the softphone token view: a GET carrying `preLoginToken` is the two-factor verify step instead.
+
+    Dispatched before authentication, as the verify step needs none (the user has no JWT yet).
+    """
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs):
+        if request.method in ("GET", "HEAD") and PRELOGIN_QUERY_PARAMETER in request.GET:
+            return _query_verify_view(request)
+        return super().dispatch(request, *args, **kwargs)
 
 
 class TwoFactorEnrolmentSerializer(serializers.Serializer):
