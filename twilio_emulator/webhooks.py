@@ -44,6 +44,9 @@ class WebhookClient:
 
     def signed(self, url: str, method: str, params: dict[str, str]) -> tuple[str, dict[str, str], str]:
         """The URL to request, the form body and the X-Twilio-Signature header, as Twilio would send them."""
+        # A fragment holds Twilio's connection overrides (`#rc=3&rp=5xx`): Twilio reads it, never sends it, and
+        # signs the URL it requests. (The emulator does not retry; it only drops the fragment.)
+        url = url.split("#", 1)[0]
         if method.upper() == "GET":
             parts = urlsplit(url)
             query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
