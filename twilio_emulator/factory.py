@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from . import ACCOUNT_SID, API_KEY_SECRET, API_KEY_SID, AUTH_TOKEN, TWIML_APP_SID
+from .account import Application
 from .clock import Clock
 from .people import Directory
 from .rest import EmulatorServer
@@ -87,6 +88,10 @@ def build(
         directory=directory or Directory(),
         play_seconds=play_seconds,
         webhook_timeout=webhook_timeout,
+    )
+    # The softphone's TwiML application the credentials name, asking the app's voice webhook.
+    world.applications[credentials.twiml_app_sid] = Application(
+        friendly_name="Voice softphone", sid=credentials.twiml_app_sid, voice_url=app_url + VOICE_PATH
     )
     for phone_number in account_numbers or ():
         world.own_number(phone_number, app_number if provisioned else None)
