@@ -11,8 +11,17 @@ from typing import Protocol
 from django.conf import settings
 
 
-class NumberNotOnAccount(Exception):
-    """The line's number is not one of the Twilio account's numbers (the API answers 400, the admin a form error)."""
+class NumberRefused(Exception):
+    """The line's number cannot be pointed at us (the API answers 400, the admin shows a form error)."""
+
+
+class NumberNotOnAccount(NumberRefused):
+    """The line's number is not one of the Twilio account's numbers."""
+
+
+class NumberAnsweredByApplication(NumberRefused):
+    """A TwiML application answers the number's calls, whatever its voice URL says (Twilio's contract gives no
+    way to detach it over the API: a person removes it in Twilio's console)."""
 
 
 @dataclass(frozen=True)
@@ -26,7 +35,7 @@ class LineState:
 
 class Provisioner(Protocol):
     def attach(self, *, phone_number: str) -> str:
-        """Point the number's three URLs at us; return its SID. Raises NumberNotOnAccount, or a gateway error."""
+        """Point the number's three URLs at us; return its SID. Raises NumberRefused, or a gateway error."""
 
     def buy(self, *, phone_number: str, friendly_name: str = "") -> str:
         """Buy a number for sale with our URLs already set; return its SID."""

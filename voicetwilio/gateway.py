@@ -357,7 +357,7 @@ def _url_params(urls: NumberUrls) -> dict[str, str]:
 def find_incoming_number(*, phone_number: str) -> IncomingNumber | None:
     """The account's number `phone_number` (E.164), or None when the account does not own it."""
     with _translate_errors("look the phone number up on the account"):
-        found = client().incoming_phone_numbers.list(phone_number=phone_number, limit=1)
+        found = list(client().incoming_phone_numbers.page(phone_number=phone_number, page_size=20))
     # Twilio's PhoneNumber filter matches a pattern; only an exact match is the number we mean.
     exact = [number for number in found if number.phone_number == phone_number]
     return _incoming_number(exact[0]) if exact else None
@@ -369,14 +369,10 @@ def list_incoming_numbers(*, limit: int = 1000) -> list[IncomingNumber]:
         return [_incoming_number(number) for number in client().incoming_phone_numbers.list(limit=limit)]
 
 
-def configure_incoming_number(*, sid: str, urls: NumberUrls, detach_application: bool = False) -> IncomingNumber:
-    """Point the number's calls at `urls` in one update. `detach_application` clears a TwiML application that
-    would otherwise take the number's calls instead of its voice URL."""
-    params = _url_params(urls)
-    if detach_application:
-        params["voice_application_sid"] = ""
+def configure_incoming_number(*, sid: str, urls: NumberUrls) -> IncomingNumber:
+    """Point the number's calls at `urls` in one update."""
     with _translate_errors("set the phone number's URLs"):
-        return _incoming_number(client().incoming_phone_numbers(sid).update(**params))
+        return _incoming_number(client().incoming_phone_numbers(sid).update(**_url_params(urls)))
 
 
 def buy_number(*, phone_number: str, urls: NumberUrls, friendly_name: str = "") -> IncomingNumber:
@@ -424,6 +420,7 @@ def set_application_voice_url(*, sid: str, voice_url: str) -> TwimlApplication:
 def find_application(*, friendly_name: str) -> TwimlApplication | None:
     """The account's TwiML application with this exact friendly name (the sync reuses it instead of a second one)."""
     with _translate_errors("look the TwiML application up"):
-        found = client().applications.list(friendly_name=friendly_name, limit=20)
+        # One page: a page with a next_page_uri must not send us on to the next one.
+        found = list(client().applications.page(friendly_name=friendly_name, page_size=20))
     exact = [app for app in found if app.friendly_name == friendly_name]
     return _application(exact[0]) if exact else None

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 
-from voiceconfig.line_numbers import LineState, NumberNotOnAccount
+from voiceconfig.line_numbers import LineState, NumberAnsweredByApplication, NumberNotOnAccount
 
 from . import gateway
 from .gateway import IncomingNumber, NumberUrls
@@ -66,7 +66,7 @@ def drifts(number: IncomingNumber, wanted: NumberUrls) -> list[Drift]:
         if getattr(number.urls, field) != getattr(wanted, field)
     ]
     if number.voice_application_sid:
-        found.append(Drift("VoiceApplicationSid", number.voice_application_sid, ""))
+        found.append(Drift("VoiceApplicationSid", number.voice_application_sid, "(none)"))
     return found
 
 
@@ -88,14 +88,21 @@ def not_on_account(phone_number: str) -> NumberNotOnAccount:
     )
 
 
+def answered_by_application(number: IncomingNumber) -> NumberAnsweredByApplication:
+    return NumberAnsweredByApplication(
+        f"{number.phone_number} is answered by the TwiML application {number.voice_application_sid}, which "
+        "overrides its voice URL: remove the application from the number in Twilio's console, then save again."
+    )
+
+
 def attach(*, phone_number: str, request: HttpRequest | None = None) -> IncomingNumber:
     """Point the account's number at us in exactly one update (after one lookup); return it as Twilio now has it."""
     number = gateway.find_incoming_number(phone_number=phone_number)
     if number is None:
         raise not_on_account(phone_number)
-    return gateway.configure_incoming_number(
-        sid=number.sid, urls=wanted_urls(request), detach_application=bool(number.voice_application_sid)
-    )
+    if number.voice_application_sid:
+        raise answered_by_application(number)
+    return gateway.configure_incoming_number(sid=number.sid, urls=wanted_urls(request))
 
 
 def numbers_by_phone_number() -> dict[str, IncomingNumber]:

@@ -205,7 +205,7 @@ def test_finding_an_account_number_filters_by_phone_number(twilio_mock):
 
     exchange = only_exchange(twilio_mock)
     assert (exchange.method, exchange.path) == ("GET", account_path("IncomingPhoneNumbers.json"))
-    assert exchange.query_params() == {"PhoneNumber": "+14155550100", "PageSize": "1"}
+    assert exchange.query_params() == {"PhoneNumber": "+14155550100", "PageSize": "20"}
 
 
 def test_listing_the_account_numbers_sends_no_filter(twilio_mock):
@@ -224,13 +224,6 @@ def test_configuring_a_number_sends_the_three_urls_in_one_update(twilio_mock):
     exchange = only_exchange(twilio_mock)
     assert (exchange.method, exchange.path) == ("POST", account_path(f"IncomingPhoneNumbers/{NUMBER_SID}.json"))
     assert exchange.params() == URL_FORM
-
-
-def test_configuring_a_number_answered_by_an_application_detaches_it(twilio_mock):
-    gateway.configure_incoming_number(sid=NUMBER_SID, urls=URLS, detach_application=True)
-
-    exchange = only_exchange(twilio_mock)
-    assert exchange.params() == {**URL_FORM, "VoiceApplicationSid": ""}
 
 
 def test_buying_a_number_sets_its_urls_at_once(twilio_mock):

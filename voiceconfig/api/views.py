@@ -6,7 +6,7 @@ from rest_framework import viewsets
 from rest_framework.exceptions import ValidationError
 
 from voiceconfig import services
-from voiceconfig.line_numbers import NumberNotOnAccount, provisioner, provisioning_on
+from voiceconfig.line_numbers import NumberRefused, provisioner, provisioning_on
 from voiceconfig.models import Call, CallLog, PhoneLine, VoiceAgent, VoiceConfig
 
 from . import filters, serializers
@@ -81,8 +81,8 @@ class PhoneLineViewSet(BaseViewSet):
 
     def _save_attached(self, serializer) -> None:
         """Issue 15: an enabled line's number is pointed at us on Twilio first, outside any transaction, then
-        the line is saved with the number's SID. A number the account does not own is a 400; Twilio failing is
-        the gateway's 502 and nothing is saved."""
+        the line is saved with the number's SID. A number Twilio cannot route to us (not on the account, or
+        answered by a TwiML application) is a 400; Twilio failing is the gateway's 502 and nothing is saved."""
         data, line = serializer.validated_data, serializer.instance
         enabled = data.get("enabled", line.enabled if line else True)
         extra = {}
@@ -90,7 +90,7 @@ class PhoneLineViewSet(BaseViewSet):
             number = data.get("phone_number") or line.phone_number
             try:
                 extra["twilio_sid"] = provisioner().attach(phone_number=number)
-            except NumberNotOnAccount as exc:
+            except NumberRefused as exc:
                 raise ValidationError({"phone_number": [str(exc)]}) from exc
         with transaction.atomic():
             serializer.save(**extra)

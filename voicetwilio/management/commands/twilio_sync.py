@@ -17,7 +17,13 @@ from django.db import connection
 from voiceconfig import services
 from voiceconfig.models import PhoneLine
 from voicetwilio import gateway
-from voicetwilio.provisioning import check_application, drifts, numbers_by_phone_number, wanted_urls
+from voicetwilio.provisioning import (
+    answered_by_application,
+    check_application,
+    drifts,
+    numbers_by_phone_number,
+    wanted_urls,
+)
 
 # pg_try_advisory_lock key: "twilio_sync" as a fixed 63-bit number, shared by every host of the deployment.
 ADVISORY_LOCK_KEY = 0x7477_696C_696F_7379
@@ -77,14 +83,17 @@ class Command(BaseCommand):
                 self.stderr.write(f"{label}: not one of the Twilio account's numbers")
                 problems.append(f"{line.phone_number} is not on the account.")
                 continue
+            if number.voice_application_sid:
+                problem = str(answered_by_application(number))
+                self.stderr.write(f"{label}: {problem}")
+                problems.append(problem)
+                continue
             found = drifts(number, wanted)
             if found:
                 changes += 1
                 self.stdout.write(f"{label}: {verb} " + "; ".join(str(drift) for drift in found))
                 if not dry_run:
-                    gateway.configure_incoming_number(
-                        sid=number.sid, urls=wanted, detach_application=bool(number.voice_application_sid)
-                    )
+                    gateway.configure_incoming_number(sid=number.sid, urls=wanted)
             if line.twilio_sid != number.sid:
                 changes += 1
                 self.stdout.write(
