@@ -93,3 +93,8 @@ def agent_delete(*, agent: VoiceAgent) -> None:
 def line_record_twilio_sid(*, line_id: int, sid: str) -> bool:
     """Store the SID Twilio gave the line's number (the sync, after Twilio answered). True when it changed."""
     return bool(PhoneLine.objects.filter(pk=line_id).exclude(twilio_sid=sid).update(twilio_sid=sid))
+
+
+def line_number_released(*, line_id: int) -> None:
+    """The line's number left the Twilio account: the line can no longer take calls and forgets the SID."""
+    PhoneLine.objects.filter(pk=line_id).update(enabled=False, twilio_sid="")
