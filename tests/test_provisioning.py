@@ -303,3 +303,23 @@ def test_disabling_never_releases_releasing_is_its_own_confirmed_action(twilio, 
     assert all(n.phone_number != OWNED for n in twilio.world.owned_numbers.values())
     line.refresh_from_db()
     assert (line.enabled, line.twilio_sid) == (False, "")
+
+
+def test_enabling_lines_in_bulk_attaches_each_number_and_leaves_one_not_on_the_account_disabled(
+    twilio, admin_client, config
+):
+    good = PhoneLine.objects.create(name="Good", phone_number=OWNED, config=config, enabled=False)
+    ghost = PhoneLine.objects.create(name="Ghost", phone_number=NOT_OWNED, config=config, enabled=False)
+
+    response = admin_client.post(
+        "/admin/voiceconfig/phoneline/",
+        {"action": "enable_lines", "_selected_action": [good.pk, ghost.pk]},
+        follow=True,
+    )
+
+    good.refresh_from_db()
+    ghost.refresh_from_db()
+    assert (good.enabled, good.twilio_sid) == (True, owned(twilio).sid)
+    assert urls_of(twilio) == WANTED
+    assert ghost.enabled is False
+    assert "Ghost (+14155550199) was not enabled" in response.content.decode()

@@ -138,6 +138,7 @@ class PhoneLineAdmin(LineProvisioningAdmin):
 
     @admin.action(description="Enable the selected lines")
     def enable_lines(self, request, queryset: QuerySet) -> None:
+        queryset = self.attach_before_enabling(request, queryset)
         updated = queryset.update(enabled=True)
         self.message_user(request, f"{updated} line(s) enabled.", messages.SUCCESS)
 

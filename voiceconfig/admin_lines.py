@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from . import services
-from .line_numbers import LineState, provisioner, provisioning_on
+from .line_numbers import LineState, NumberRefused, provisioner, provisioning_on
 from .models import PhoneLine
 from .validators import normalize_e164
 
@@ -74,6 +74,27 @@ class LineProvisioningAdmin(admin.ModelAdmin):
     def save_related(self, request, form, formsets, change) -> None:
         for formset in formsets:  # the line's agents were saved with it in save_model
             self.save_formset(request, form, formset, change=change)
+
+    def attach_before_enabling(self, request: HttpRequest, queryset):
+        """Enabling is saving an enabled line: each number is pointed at us first (no transaction open); a line
+        whose number cannot be stays as it was, with the reason. Returns the lines that may be enabled."""
+        if not provisioning_on():
+            return queryset
+        ready = []
+        for line in queryset.order_by("id"):
+            try:
+                sid = provisioner().attach(phone_number=line.phone_number)
+            except NumberRefused as exc:
+                self.message_user(request, f"{line} was not enabled: {exc}", messages.ERROR)
+                continue
+            except Exception as exc:
+                if not upstream_failure(exc):
+                    raise
+                self.message_user(request, f"{line} was not enabled: {getattr(exc, 'message', exc)}", messages.ERROR)
+                continue
+            services.line_record_twilio_sid(line_id=line.pk, sid=sid)
+            ready.append(line.pk)
+        return queryset.filter(pk__in=ready)
 
     # --- buying ----------------------------------------------------------------------------------
     def get_urls(self):
