@@ -323,3 +323,18 @@ def test_enabling_lines_in_bulk_attaches_each_number_and_leaves_one_not_on_the_a
     assert urls_of(twilio) == WANTED
     assert ghost.enabled is False
     assert "Ghost (+14155550199) was not enabled" in response.content.decode()
+
+
+def test_the_admin_form_with_twilio_down_says_so_and_saves_nothing(twilio, admin_client, config):
+    twilio.stop()
+
+    response = admin_client.post("/admin/voiceconfig/phoneline/add/", line_form(config, OWNED))
+
+    assert response.status_code == 200
+    assert "Twilio did not take the line&#x27;s URLs, so the line was not saved" in response.content.decode()
+    assert not PhoneLine.objects.exists()
+
+
+def test_a_new_line_page_says_the_state_is_checked_on_save(twilio, admin_client):
+    page = admin_client.get("/admin/voiceconfig/phoneline/add/").content.decode()
+    assert "Checked when the line is saved." in page

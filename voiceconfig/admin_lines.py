@@ -6,7 +6,7 @@ asks Twilio) and saves the line and its agents in a transaction of their own.
 """
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -42,6 +42,8 @@ class LineProvisioningAdmin(admin.ModelAdmin):
     @admin.display(description="Twilio")
     def twilio_state(self, line: PhoneLine) -> str:
         state = getattr(line, "twilio_state_found", None)
+        if state is None and not line.pk:
+            return "Checked when the line is saved."
         if state is None:
             # The change page: this one line, with the reason spelled out.
             state = provisioner().states([line])[line.pk] if provisioning_on() and line.pk else OFF
@@ -111,7 +113,7 @@ class LineProvisioningAdmin(admin.ModelAdmin):
         raw = request.POST.get("number") or request.GET.get("number") or ""
         try:
             number = normalize_e164(raw)
-        except Exception:  # noqa: BLE001 - the validator's own errors; anything unreadable is simply refused
+        except ValidationError:
             number = ""
         if not number:
             self.message_user(request, f"{raw or 'No number'} is not a phone number to buy.", messages.ERROR)

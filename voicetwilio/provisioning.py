@@ -8,7 +8,6 @@ order everywhere is decide, call Twilio, then save, and no database transaction 
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.http import HttpRequest
 from django.urls import reverse
 
 from voiceconfig.line_numbers import LineState, NumberAnsweredByApplication, NumberNotOnAccount
@@ -30,9 +29,13 @@ def with_retry_overrides(url: str, overrides: str = STATUS_CALLBACK_OVERRIDES) -
     return f"{url}#{overrides}"
 
 
-def wanted_urls(request: HttpRequest | None = None) -> NumberUrls:
-    """The URLs every line's number must carry, on our public base URL (TWILIO_WEBHOOK_BASE_URL)."""
-    base = public_base_url(request)
+def wanted_urls() -> NumberUrls:
+    """The URLs every line's number must carry, on our public base URL (TWILIO_WEBHOOK_BASE_URL).
+
+    Never the origin of an admin's request: the admin page, the REST API and the sync must all want the same
+    URLs, or each would call the others' work drift. Without the setting it is links' development default.
+    """
+    base = public_base_url()
     return NumberUrls(
         voice_url=base + reverse("voice"),
         voice_fallback_url=base + reverse("fallback"),
@@ -40,8 +43,8 @@ def wanted_urls(request: HttpRequest | None = None) -> NumberUrls:
     )
 
 
-def softphone_voice_url(request: HttpRequest | None = None) -> str:
-    return public_base_url(request) + reverse("voice")
+def softphone_voice_url() -> str:
+    return public_base_url() + reverse("voice")
 
 
 URL_NAMES = {"voice_url": "VoiceUrl", "voice_fallback_url": "VoiceFallbackUrl", "status_callback": "StatusCallback"}
@@ -95,14 +98,14 @@ def answered_by_application(number: IncomingNumber) -> NumberAnsweredByApplicati
     )
 
 
-def attach(*, phone_number: str, request: HttpRequest | None = None) -> IncomingNumber:
+def attach(*, phone_number: str) -> IncomingNumber:
     """Point the account's number at us in exactly one update (after one lookup); return it as Twilio now has it."""
     number = gateway.find_incoming_number(phone_number=phone_number)
     if number is None:
         raise not_on_account(phone_number)
     if number.voice_application_sid:
         raise answered_by_application(number)
-    return gateway.configure_incoming_number(sid=number.sid, urls=wanted_urls(request))
+    return gateway.configure_incoming_number(sid=number.sid, urls=wanted_urls())
 
 
 def numbers_by_phone_number() -> dict[str, IncomingNumber]:
