@@ -338,3 +338,29 @@ def test_the_admin_form_with_twilio_down_says_so_and_saves_nothing(twilio, admin
 def test_a_new_line_page_says_the_state_is_checked_on_save(twilio, admin_client):
     page = admin_client.get("/admin/voiceconfig/phoneline/add/").content.decode()
     assert "Checked when the line is saved." in page
+
+
+@pytest.mark.postgres
+def test_a_sync_started_while_another_host_runs_one_does_nothing(twilio, line):
+    """Another host's run holds the deployment-wide advisory lock (a real second PostgreSQL session here)."""
+    import psycopg2
+    from django.db import connection
+
+    from voicetwilio.management.commands.twilio_sync import ADVISORY_LOCK_KEY
+
+    db = connection.settings_dict
+    other_host = psycopg2.connect(
+        dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"], host=db["HOST"], port=db["PORT"] or 5432
+    )
+    other_host.autocommit = True
+    try:
+        with other_host.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+        out, _ = sync()
+        assert out.strip() == "Another twilio_sync is running on this deployment; nothing done."
+        assert number_updates(twilio) == []
+    finally:
+        other_host.close()  # ends that session, and with it its lock
+
+    out, _ = sync()
+    assert "changed VoiceUrl" in out and len(number_updates(twilio)) == 1
