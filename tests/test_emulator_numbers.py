@@ -154,3 +154,12 @@ def test_an_emulator_started_for_make_run_owns_its_numbers_already_pointing_at_t
     )
     assert server.world.number_config("+14155550199") is None
     server.httpd.server_close()
+
+
+def test_a_bought_number_is_no_longer_for_sale(account):
+    def for_sale() -> set[str]:
+        return {n.phone_number for n in gateway.search_available_numbers(country_code="US", area_code="415")}
+
+    assert FOR_SALE in for_sale()
+    gateway.buy_number(phone_number=FOR_SALE, urls=gateway.NumberUrls("", "", ""))
+    assert FOR_SALE not in for_sale()

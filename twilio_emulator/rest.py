@@ -548,6 +548,9 @@ class TwilioApi:
             sms=flag("SmsEnabled"),
             mms=flag("MmsEnabled"),
         )
+        with self.world.lock:
+            owned = {number.phone_number for number in self.world.owned_numbers.values()}
+        found = [number for number in found if number.phone_number not in owned]  # a bought number is not for sale
         return 200, self.page("available_phone_numbers", [n.as_json() for n in found], path, form)
 
     # --- Recordings ----------------------------------------------------------------------------
