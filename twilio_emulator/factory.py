@@ -1,8 +1,10 @@
 """Putting an emulator together: the shared credentials, the app's webhook paths, the world and its server."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from . import ACCOUNT_SID, API_KEY_SECRET, API_KEY_SID, AUTH_TOKEN, TWIML_APP_SID
+from .account import Application
 from .clock import Clock
 from .people import Directory
 from .rest import EmulatorServer
@@ -58,10 +60,23 @@ def build(
     directory: Directory | None = None,
     play_seconds: float = 10.0,
     webhook_timeout: float = 15.0,
+    account_numbers: Iterable[str] | None = None,
+    provisioned: bool = True,
 ) -> EmulatorServer:
-    """A world whose every number rings the app's voice webhook, and the HTTP server in front of it."""
+    """A world and the HTTP server in front of it.
+
+    By default every number rings the app's voice webhook (the tests' and scenarios' shortcut). With
+    `account_numbers`, the account owns exactly those numbers and each routes by its own configuration, as at
+    Twilio: already pointing at the app when `provisioned` (as a past `twilio_sync` left them), else blank until
+    the app provisions them; a call to any other number is refused.
+    """
     credentials = credentials or Credentials()
     app_url = app_url.rstrip("/")
+    app_number = NumberConfig(
+        voice_url=app_url + VOICE_PATH,
+        fallback_url=app_url + FALLBACK_PATH,
+        status_callback=app_url + STATUS_CALLBACK_PATH,
+    )
     api_keys = {credentials.api_key_sid: credentials.api_key_secret} if credentials.api_key_sid else {}
     world = World(
         clock=Clock(virtual=virtual, speed=speed),
@@ -69,13 +84,15 @@ def build(
         auth_token=credentials.auth_token,
         api_keys=api_keys,
         app_url=app_url,
-        default_number=NumberConfig(
-            voice_url=app_url + VOICE_PATH,
-            fallback_url=app_url + FALLBACK_PATH,
-            status_callback=app_url + STATUS_CALLBACK_PATH,
-        ),
+        default_number=app_number if account_numbers is None else None,
         directory=directory or Directory(),
         play_seconds=play_seconds,
         webhook_timeout=webhook_timeout,
     )
+    # The softphone's TwiML application the credentials name, asking the app's voice webhook.
+    world.applications[credentials.twiml_app_sid] = Application(
+        friendly_name="Voice softphone", sid=credentials.twiml_app_sid, voice_url=app_url + VOICE_PATH
+    )
+    for phone_number in account_numbers or ():
+        world.own_number(phone_number, app_number if provisioned else None)
     return EmulatorServer(world, host=host, port=port)

@@ -119,6 +119,11 @@ def _build() -> list[ForSale]:
 INVENTORY = _build()
 
 
+def for_sale(phone_number: str) -> bool:
+    """May IncomingPhoneNumbers.create buy this number?"""
+    return any(number.phone_number == phone_number for number in INVENTORY)
+
+
 def countries() -> list[str]:
     return sorted({number.country for number in INVENTORY})
 

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import inventory
+from .account import AccountResources
 from .leg import Leg
 from .model import Call, Conference, Participant
 from .people import Person, Ring, RingPlan, Step
@@ -111,6 +112,7 @@ class TwilioApi:
             self.list_numbers,
         )
         add("GET", rf"{ACCOUNT}/Recordings/(?P<sid>RE{SID32})\.json", self.fetch_recording)
+        AccountResources(self).add_routes(add)
 
     def _route(self, method: str, pattern: str, handler: Callable[..., tuple[int, Any]]) -> None:
         self.routes.append((method, re.compile(f"^{pattern}$"), handler))
@@ -546,6 +548,9 @@ class TwilioApi:
             sms=flag("SmsEnabled"),
             mms=flag("MmsEnabled"),
         )
+        with self.world.lock:
+            owned = {number.phone_number for number in self.world.owned_numbers.values()}
+        found = [number for number in found if number.phone_number not in owned]  # a bought number is not for sale
         return 200, self.page("available_phone_numbers", [n.as_json() for n in found], path, form)
 
     # --- Recordings ----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from . import twiml
+from .account import Application, OwnedNumber
 from .clock import Clock
 from .model import STATUS_EVENT, TERMINAL, Call, Conference, Participant, Recording
 from .timeline import Timeline
@@ -91,6 +92,10 @@ class World:
         self.emulator_url = ""  # set by the HTTP server once it listens (recording URLs point at it)
         self.numbers = dict(numbers or {})
         self.default_number = default_number
+        # The account's own numbers and TwiML applications (account.py), by SID. A number here routes by what
+        # is configured on it, before `numbers` and `default_number` are consulted.
+        self.owned_numbers: dict[str, OwnedNumber] = {}
+        self.applications: dict[str, Application] = {}
         self.directory = directory
         self.play_seconds = play_seconds
         self.web = WebhookClient(auth_token=auth_token, timeout=webhook_timeout)
@@ -157,7 +162,32 @@ class World:
         return url.startswith(self.app_url) or host in ("127.0.0.1", "localhost", "::1")
 
     def number_config(self, number: str) -> NumberConfig | None:
+        with self.lock:
+            owned = next((n for n in self.owned_numbers.values() if n.phone_number == number), None)
+        if owned is not None:
+            # As at Twilio: the number's own configuration, however wrong (an empty or foreign voice URL makes
+            # the caller hear an application error).
+            return NumberConfig(
+                voice_url=owned.voice_url,
+                voice_method=owned.voice_method or "POST",
+                fallback_url=owned.voice_fallback_url,
+                fallback_method=owned.voice_fallback_method or "POST",
+                status_callback=owned.status_callback,
+                status_callback_method=owned.status_callback_method or "POST",
+            )
         return self.numbers.get(number) or self.default_number
+
+    def own_number(self, phone_number: str, config: NumberConfig | None = None) -> OwnedNumber:
+        """Put a number on the account (as if bought earlier), configured like `config` or not at all."""
+        number = OwnedNumber(phone_number=phone_number)
+        if config is not None:
+            number.voice_url, number.voice_method = config.voice_url, config.voice_method
+            number.voice_fallback_url, number.voice_fallback_method = config.fallback_url, config.fallback_method
+            number.status_callback = config.status_callback
+            number.status_callback_method = config.status_callback_method
+        with self.lock:
+            self.owned_numbers[number.sid] = number
+        return number
 
     def recording_url(self, recording_sid: str) -> str:
         base = self.emulator_url or "https://api.twilio.com"

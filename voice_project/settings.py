@@ -354,6 +354,9 @@ TWILIO_TWIML_APP_SID = env_checked("TWILIO_TWIML_APP_SID", "", _sid("AP"), "a Tw
 TWILIO_API_BASE_URL = env_checked("TWILIO_API_BASE_URL", "", _url, "an http(s) URL")
 TWILIO_WEBHOOK_BASE_URL = env_checked("TWILIO_WEBHOOK_BASE_URL", "", _url, "an http(s) URL")
 TWILIO_HTTP_TIMEOUT = env_checked("TWILIO_HTTP_TIMEOUT", 5.0, _between(0.1, 60, float), "seconds between 0.1 and 60")
+# Saving an enabled line points its number's URLs at us on Twilio; `manage.py twilio_sync` repairs drift
+# (docs/provisioning.md). On by default whenever a Twilio account is configured; 0 keeps Twilio's console in charge.
+TWILIO_PROVISIONING = env_bool("TWILIO_PROVISIONING", bool(TWILIO_ACCOUNT_SID))
 # Lifetime of the softphone's Access Token; Twilio accepts at most 24 hours.
 TWILIO_TOKEN_TTL_SECONDS = env_checked(
     "TWILIO_TOKEN_TTL_SECONDS", 3600, _between(60, 86400, int), "whole seconds between 60 and 86400"

@@ -17,6 +17,7 @@ from .admin_forms import (
     VoiceAgentAddForm,
     VoiceConfigAdminForm,
 )
+from .admin_lines import LineProvisioningAdmin
 from .models import (
     AgentStatus,
     BusinessHours,
@@ -117,15 +118,15 @@ class VoiceConfigAdmin(admin.ModelAdmin):
 
 
 @admin.register(PhoneLine)
-class PhoneLineAdmin(admin.ModelAdmin):
-    list_display = ["name", "phone_number", "config", "enabled", "agent_count", "twilio_sid"]
+class PhoneLineAdmin(LineProvisioningAdmin):
+    list_display = ["name", "phone_number", "config", "enabled", "agent_count", "twilio_sid", "twilio_state"]
     list_filter = ["enabled", "config"]
     search_fields = ["name", "phone_number", "twilio_sid"]
     list_select_related = ["config"]
     form = PhoneLineAdminForm
     filter_horizontal = ["agents"]
-    readonly_fields = ["created_at", "updated_at"]
-    actions = ["enable_lines", "disable_lines"]
+    readonly_fields = ["twilio_state", "created_at", "updated_at"]
+    actions = ["enable_lines", "disable_lines", "release_numbers"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("agents")
@@ -137,6 +138,7 @@ class PhoneLineAdmin(admin.ModelAdmin):
 
     @admin.action(description="Enable the selected lines")
     def enable_lines(self, request, queryset: QuerySet) -> None:
+        queryset = self.attach_before_enabling(request, queryset)
         updated = queryset.update(enabled=True)
         self.message_user(request, f"{updated} line(s) enabled.", messages.SUCCESS)
 

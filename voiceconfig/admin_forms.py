@@ -15,6 +15,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 
+from .line_numbers import NumberRefused, provisioner, provisioning_on
 from .models import BusinessHours, Holiday, IvrOption, PhoneLine, VoiceAgent, VoiceConfig
 from .validators import (
     DTMF_KEYS,
@@ -91,6 +92,8 @@ class PhoneNumberSearchInput(forms.TextInput):
                 "search_url": reverse("phonenumber-search"),  # GET /voiceconfig/phonenumbers
                 "countries": NUMBER_COUNTRIES,
                 "kinds": NUMBER_KINDS,
+                # Set by the line admin for staff allowed to buy numbers (admin_lines.LineProvisioningAdmin).
+                "buy_url": getattr(self, "buy_url", ""),
             },
         )
         return mark_safe(f'<div class="voice-number-field">{field}{picker}</div>')  # noqa: S308 - both escaped
@@ -115,6 +118,22 @@ class PhoneLineAdminForm(forms.ModelForm):
             "agents": "Who answers this line. Choose nobody and every agent answers it.",
             "enabled": "A disabled line tells callers it is not in service.",
         }
+
+    def clean(self):
+        """Issue 15: an enabled line's number is pointed at us on Twilio before the line is saved (the admin runs
+        this outside a transaction); refused with the reason when Twilio cannot route it to us."""
+        cleaned = super().clean()
+        if self.errors or not provisioning_on() or not cleaned.get("enabled") or not cleaned.get("phone_number"):
+            return cleaned
+        try:
+            cleaned["twilio_sid"] = provisioner().attach(phone_number=cleaned["phone_number"])
+        except NumberRefused as exc:
+            self.add_error("phone_number", str(exc))
+        except Exception as exc:
+            if not hasattr(exc, "api_status"):  # a Twilio failure, as the gateway reports it
+                raise
+            raise ValidationError(f"Twilio did not take the line's URLs, so the line was not saved: {exc}") from exc
+        return cleaned
 
 
 def _time_input() -> forms.TimeInput:

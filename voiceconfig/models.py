@@ -245,6 +245,11 @@ class PhoneLine(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(phone_number__regex=r"^\+[1-9][0-9]{6,14}$"), name="line_number_e164"),
         ]
+        # Buying and releasing cost or lose money and numbers: their own permissions, beyond changing a line.
+        permissions = [
+            ("buy_phone_number", "Can buy a phone number on the Twilio account"),
+            ("release_phone_number", "Can release a phone number from the Twilio account"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.phone_number})"

@@ -3,7 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 
-from .models import AgentStatus, BusinessHours, Call, Holiday, IvrOption, VoiceAgent, VoiceConfig
+from .models import AgentStatus, BusinessHours, Call, Holiday, IvrOption, PhoneLine, VoiceAgent, VoiceConfig
 from .validators import identity_from_username
 
 
@@ -88,3 +88,13 @@ def agent_delete(*, agent: VoiceAgent) -> None:
     if locked.calls.active().exists():
         raise StateConflict(f"Agent {locked} is on a live call; wait for it to end before deleting the agent.")
     locked.delete()
+
+
+def line_record_twilio_sid(*, line_id: int, sid: str) -> bool:
+    """Store the SID Twilio gave the line's number (the sync, after Twilio answered). True when it changed."""
+    return bool(PhoneLine.objects.filter(pk=line_id).exclude(twilio_sid=sid).update(twilio_sid=sid))
+
+
+def line_number_released(*, line_id: int) -> None:
+    """The line's number left the Twilio account: the line can no longer take calls and forgets the SID."""
+    PhoneLine.objects.filter(pk=line_id).update(enabled=False, twilio_sid="")

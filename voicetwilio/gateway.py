@@ -296,3 +296,131 @@ def search_available_numbers(
         )
         for number in numbers
     ]
+
+
+# --- The account's phone numbers and the softphone's TwiML application (issue 15) ---------------------------
+
+
+@dataclass(frozen=True)
+class NumberUrls:
+    """Where Twilio sends a number's calls: the three URLs a line's number must carry (all POST)."""
+
+    voice_url: str
+    voice_fallback_url: str
+    status_callback: str
+
+
+@dataclass(frozen=True)
+class IncomingNumber:
+    """One of the account's own phone numbers, as Twilio holds it."""
+
+    sid: str
+    phone_number: str
+    friendly_name: str
+    urls: NumberUrls
+    # A number answered by a TwiML application ignores its own voice URLs.
+    voice_application_sid: str = ""
+
+
+@dataclass(frozen=True)
+class TwimlApplication:
+    sid: str
+    friendly_name: str
+    voice_url: str
+
+
+def _incoming_number(number) -> IncomingNumber:
+    return IncomingNumber(
+        sid=number.sid or "",
+        phone_number=number.phone_number or "",
+        friendly_name=number.friendly_name or "",
+        urls=NumberUrls(
+            voice_url=number.voice_url or "",
+            voice_fallback_url=number.voice_fallback_url or "",
+            status_callback=number.status_callback or "",
+        ),
+        voice_application_sid=number.voice_application_sid or "",
+    )
+
+
+def _url_params(urls: NumberUrls) -> dict[str, str]:
+    return {
+        "voice_url": urls.voice_url,
+        "voice_method": "POST",
+        "voice_fallback_url": urls.voice_fallback_url,
+        "voice_fallback_method": "POST",
+        "status_callback": urls.status_callback,
+        "status_callback_method": "POST",
+    }
+
+
+def find_incoming_number(*, phone_number: str) -> IncomingNumber | None:
+    """The account's number `phone_number` (E.164), or None when the account does not own it."""
+    with _translate_errors("look the phone number up on the account"):
+        found = list(client().incoming_phone_numbers.page(phone_number=phone_number, page_size=20))
+    # Twilio's PhoneNumber filter matches a pattern; only an exact match is the number we mean.
+    exact = [number for number in found if number.phone_number == phone_number]
+    return _incoming_number(exact[0]) if exact else None
+
+
+def list_incoming_numbers(*, limit: int = 1000) -> list[IncomingNumber]:
+    """Every number on the account (one listing for a whole admin page or sync run, not one request per line)."""
+    with _translate_errors("list the account's phone numbers"):
+        return [_incoming_number(number) for number in client().incoming_phone_numbers.list(limit=limit)]
+
+
+def configure_incoming_number(*, sid: str, urls: NumberUrls) -> IncomingNumber:
+    """Point the number's calls at `urls` in one update."""
+    with _translate_errors("set the phone number's URLs"):
+        return _incoming_number(client().incoming_phone_numbers(sid).update(**_url_params(urls)))
+
+
+def buy_number(*, phone_number: str, urls: NumberUrls, friendly_name: str = "") -> IncomingNumber:
+    """Buy `phone_number` (one Twilio has for sale) onto the account, already pointing at `urls`."""
+    kwargs = _url_params(urls)
+    if friendly_name:
+        kwargs["friendly_name"] = friendly_name
+    with _translate_errors("buy the phone number"):
+        return _incoming_number(client().incoming_phone_numbers.create(phone_number=phone_number, **kwargs))
+
+
+def release_number(*, sid: str) -> None:
+    """Release the number from the account (Twilio stops billing it; it may go to someone else)."""
+    with _translate_errors("release the phone number"):
+        client().incoming_phone_numbers(sid).delete()
+
+
+def _application(app) -> TwimlApplication:
+    return TwimlApplication(sid=app.sid or "", friendly_name=app.friendly_name or "", voice_url=app.voice_url or "")
+
+
+def fetch_application(*, sid: str) -> TwimlApplication | None:
+    """The TwiML application `sid`, or None when the account has none by that SID."""
+    with _translate_errors("fetch the TwiML application"):
+        try:
+            return _application(client().applications(sid).fetch())
+        except TwilioRestException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+
+def create_application(*, friendly_name: str, voice_url: str) -> TwimlApplication:
+    """A new TwiML application whose calls (the softphone's outgoing calls) ask `voice_url`."""
+    with _translate_errors("create the TwiML application"):
+        app = client().applications.create(friendly_name=friendly_name, voice_url=voice_url, voice_method="POST")
+    return _application(app)
+
+
+def set_application_voice_url(*, sid: str, voice_url: str) -> TwimlApplication:
+    with _translate_errors("set the TwiML application's voice URL"):
+        return _application(client().applications(sid).update(voice_url=voice_url, voice_method="POST"))
+
+
+def find_application(*, friendly_name: str) -> TwimlApplication | None:
+    """The account's TwiML application with this exact friendly name (the sync reuses it instead of a second one)."""
+    with _translate_errors("look the TwiML application up"):
+        # One page: a page with a next_page_uri must not send us on to the next one.
+        found = list(client().applications.page(friendly_name=friendly_name, page_size=20))
+    exact = [app for app in found if app.friendly_name == friendly_name]
+    return _application(exact[0]) if exact else None

@@ -51,6 +51,12 @@
         );
       });
       cell.append(use);
+      if (picker.dataset.buyUrl) {
+        // Buying has its own confirm page (it costs money); it comes back here with the number filled in.
+        const buy = text("a", "Buy…", "button voice-ns-buy");
+        buy.href = picker.dataset.buyUrl + "?" + new URLSearchParams({ number: number.phoneNumber }).toString();
+        cell.append(" ", buy);
+      }
       row.append(cell);
       body.append(row);
     });

@@ -58,7 +58,7 @@ class PrismProcess:
             try:
                 requests.get(self.url + "/", timeout=1)
                 return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # a loaded machine: Prism listens, not answering yet
                 time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"prism did not listen on {self.url} within {timeout} s")

@@ -180,3 +180,95 @@ def test_every_public_gateway_function_has_a_contract_test():
     }
     called_here = set(re.findall(r"gateway\.(\w+)\(", Path(__file__).read_text()))
     assert public - called_here == set()
+
+
+# --- The account's numbers and the softphone's application (issue 15) ----------------------------------------
+NUMBER_SID = "PN" + "b" * 32
+APP_SID = "AP" + "c" * 32
+URLS = gateway.NumberUrls(
+    voice_url="https://voice.example.com/voicetwilio/voice",
+    voice_fallback_url="https://voice.example.com/voicetwilio/fallback",
+    status_callback="https://voice.example.com/voicetwilio/statuscallback#rc=3&rp=ct,rt,5xx",
+)
+URL_FORM = {
+    "VoiceUrl": URLS.voice_url,
+    "VoiceMethod": "POST",
+    "VoiceFallbackUrl": URLS.voice_fallback_url,
+    "VoiceFallbackMethod": "POST",
+    "StatusCallback": URLS.status_callback,
+    "StatusCallbackMethod": "POST",
+}
+
+
+def test_finding_an_account_number_filters_by_phone_number(twilio_mock):
+    gateway.find_incoming_number(phone_number="+14155550100")
+
+    exchange = only_exchange(twilio_mock)
+    assert (exchange.method, exchange.path) == ("GET", account_path("IncomingPhoneNumbers.json"))
+    assert exchange.query_params() == {"PhoneNumber": "+14155550100", "PageSize": "20"}
+
+
+def test_listing_the_account_numbers_sends_no_filter(twilio_mock):
+    numbers = gateway.list_incoming_numbers()
+
+    exchange = only_exchange(twilio_mock)
+    assert (exchange.method, exchange.path) == ("GET", account_path("IncomingPhoneNumbers.json"))
+    assert exchange.query_params() == {"PageSize": "1000"}
+    example = json.loads(exchange.answer)["incoming_phone_numbers"][0]
+    assert numbers[0].sid == example["sid"] and numbers[0].phone_number == example["phone_number"]
+
+
+def test_configuring_a_number_sends_the_three_urls_in_one_update(twilio_mock):
+    gateway.configure_incoming_number(sid=NUMBER_SID, urls=URLS)
+
+    exchange = only_exchange(twilio_mock)
+    assert (exchange.method, exchange.path) == ("POST", account_path(f"IncomingPhoneNumbers/{NUMBER_SID}.json"))
+    assert exchange.params() == URL_FORM
+
+
+def test_buying_a_number_sets_its_urls_at_once(twilio_mock):
+    gateway.buy_number(phone_number="+14155550123", urls=URLS, friendly_name="Support")
+
+    exchange = only_exchange(twilio_mock)
+    assert (exchange.method, exchange.path) == ("POST", account_path("IncomingPhoneNumbers.json"))
+    assert exchange.params() == {"PhoneNumber": "+14155550123", "FriendlyName": "Support", **URL_FORM}
+
+
+def test_releasing_a_number_deletes_it(twilio_mock):
+    gateway.release_number(sid=NUMBER_SID)
+
+    exchange = only_exchange(twilio_mock)
+    assert (exchange.method, exchange.path) == ("DELETE", account_path(f"IncomingPhoneNumbers/{NUMBER_SID}.json"))
+    assert exchange.form == {}
+
+
+def test_fetching_the_softphone_application_by_sid(twilio_mock):
+    app = gateway.fetch_application(sid=APP_SID)
+
+    exchange = only_exchange(twilio_mock)
+    assert (exchange.method, exchange.path) == ("GET", account_path(f"Applications/{APP_SID}.json"))
+    assert app is not None and app.sid.startswith("AP")
+
+
+def test_finding_an_application_filters_by_friendly_name(twilio_mock):
+    gateway.find_application(friendly_name="Voice softphone")
+
+    exchange = only_exchange(twilio_mock)
+    assert (exchange.method, exchange.path) == ("GET", account_path("Applications.json"))
+    assert exchange.query_params() == {"FriendlyName": "Voice softphone", "PageSize": "20"}
+
+
+def test_creating_the_softphone_application_names_its_voice_url(twilio_mock):
+    gateway.create_application(friendly_name="Voice softphone", voice_url=URLS.voice_url)
+
+    exchange = only_exchange(twilio_mock)
+    assert (exchange.method, exchange.path) == ("POST", account_path("Applications.json"))
+    assert exchange.params() == {"FriendlyName": "Voice softphone", "VoiceUrl": URLS.voice_url, "VoiceMethod": "POST"}
+
+
+def test_setting_the_application_voice_url(twilio_mock):
+    gateway.set_application_voice_url(sid=APP_SID, voice_url=URLS.voice_url)
+
+    exchange = only_exchange(twilio_mock)
+    assert (exchange.method, exchange.path) == ("POST", account_path(f"Applications/{APP_SID}.json"))
+    assert exchange.params() == {"VoiceUrl": URLS.voice_url, "VoiceMethod": "POST"}

@@ -3,8 +3,10 @@
 from django.db import transaction
 from django.db.models import Prefetch
 from rest_framework import viewsets
+from rest_framework.exceptions import ValidationError
 
 from voiceconfig import services
+from voiceconfig.line_numbers import NumberRefused, provisioner, provisioning_on
 from voiceconfig.models import Call, CallLog, PhoneLine, VoiceAgent, VoiceConfig
 
 from . import filters, serializers
@@ -70,6 +72,28 @@ class PhoneLineViewSet(BaseViewSet):
     permission_classes = [IsStaff]
     filterset_class = filters.PhoneLineFilter
     search_fields = ["name", "phone_number"]
+
+    def perform_create(self, serializer):
+        self._save_attached(serializer)
+
+    def perform_update(self, serializer):
+        self._save_attached(serializer)
+
+    def _save_attached(self, serializer) -> None:
+        """Issue 15: an enabled line's number is pointed at us on Twilio first, outside any transaction, then
+        the line is saved with the number's SID. A number Twilio cannot route to us (not on the account, or
+        answered by a TwiML application) is a 400; Twilio failing is the gateway's 502 and nothing is saved."""
+        data, line = serializer.validated_data, serializer.instance
+        enabled = data.get("enabled", line.enabled if line else True)
+        extra = {}
+        if provisioning_on() and enabled:
+            number = data.get("phone_number") or line.phone_number
+            try:
+                extra["twilio_sid"] = provisioner().attach(phone_number=number)
+            except NumberRefused as exc:
+                raise ValidationError({"phone_number": [str(exc)]}) from exc
+        with transaction.atomic():
+            serializer.save(**extra)
 
 
 class VoiceAgentViewSet(AgentScopedViewSet):

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 
 from twilio_emulator.factory import Credentials, build
 from twilio_emulator.people import Directory
+from twilio_emulator.scenario import DEMO_LINE
 
 
 class Command(BaseCommand):
@@ -32,6 +33,13 @@ class Command(BaseCommand):
         parser.add_argument("--play-seconds", type=float, default=10.0, help="how long one <Play> lasts")
         parser.add_argument("--quiet", action="store_true", help="do not print the timeline")
         parser.add_argument(
+            "--number",
+            action="append",
+            dest="numbers",
+            help="a number the emulated account owns, already pointing at the app (repeatable; default: the demo "
+            "line's). Calls to other numbers are refused, and a number whose URLs drift fails as at Twilio.",
+        )
+        parser.add_argument(
             "--print-env",
             action="store_true",
             help="print the shell exports that point the app at this emulator, then exit (make run uses it)",
@@ -54,6 +62,7 @@ class Command(BaseCommand):
             port=options["port"],
             directory=Directory(agent_answer_after=None if answer_after < 0 else answer_after),
             play_seconds=options["play_seconds"],
+            account_numbers=options["numbers"] or [DEMO_LINE],
         )
         if not options["quiet"]:
             server.world.timeline.listeners.append(lambda entry: self.stdout.write(entry.render()))
