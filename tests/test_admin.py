@@ -78,7 +78,7 @@ def test_every_changelist_add_and_change_page_opens(admin_client, staff_user, da
         (VoiceConfig, "Support", "Support", None),
         (PhoneLine, "0199", "Spare", "Main"),
         (VoiceAgent, "bob", "Bob", "Alice"),
-        (Call, "900123", call_sid(1), None),
+        (Call, "900123", "+447700900123", None),
         (CallLog, "pressed", "caller pressed 1", "rang"),
     ],
 )

@@ -175,7 +175,8 @@ def test_a_live_call_shows_wait_and_talk_counting_from_its_timestamps(manager_cl
     # Stored wait/talk are 0 while the call is live; the list computes them from the timestamps instead.
     assert re.search(rf'data-live-since="{re.escape(waiting.queued_at.isoformat())}"[^>]*>1 min 3[5-7] s<', html)
     assert re.search(rf'data-live-since="{re.escape(talking.answered_at.isoformat())}"[^>]*>3 min 2[0-2] s<', html)
-    assert "Waiting for an agent" in html and "Talking to an agent" in html
+    assert '<span class="voice-call-live" title="Waiting for an agent">Waiting</span>' in html
+    assert '<span class="voice-call-live" title="Talking to an agent">Talking</span>' in html
     assert "voice/live_durations.js" in html
 
 
@@ -186,6 +187,25 @@ def test_a_call_page_opens_for_a_call_with_no_events_and_no_line(superuser_clien
 
     assert "Call came in from an unknown number to +14155550999" in timeline_lines(html)[0]
     assert "0 events recorded" in html
+
+
+@pytest.mark.parametrize(
+    ("status", "stage", "shown"),
+    [
+        (CallStatus.COMPLETED, CallStage.ABANDONED, ">Abandoned<"),
+        (CallStatus.COMPLETED, CallStage.VOICEMAIL, ">Voicemail<"),
+        (CallStatus.COMPLETED, CallStage.CONNECTED, ">Completed<"),
+        (CallStatus.NO_ANSWER, CallStage.REJECTED, ">No answer<"),
+        (CallStatus.FAILED, CallStage.NEW, ">Failed<"),
+    ],
+)
+def test_the_list_says_how_an_ended_call_ended_in_one_word(manager_client, line, status, stage, shown):
+    Call.objects.create(call_sid=call_sid(6), phone_line=line, status=status, stage=stage)
+
+    html = manager_client.get(reverse("admin:voiceconfig_call_changelist")).content.decode()
+
+    row = html[html.index("<tbody>") : html.index("</tbody>")]
+    assert shown in row
 
 
 @pytest.mark.parametrize(

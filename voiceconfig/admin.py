@@ -224,7 +224,7 @@ class VoiceAgentAdmin(admin.ModelAdmin):
 
 # The call page groups its fields; any field not named here (a newer one) lands in "More details".
 CALL_FIELD_GROUPS: list[tuple[str | None, list[str], list[str]]] = [
-    (None, ["from_number", "phone_line", "direction", "agent", "state", "status", "stage"], []),
+    (None, ["from_number", "phone_line", "direction", "agent", "state"], []),
     ("Timeline", ["timeline"], []),
     ("Durations", ["wait", "talk", "hold", "started_at", "queued_at", "answered_at", "ended_at"], []),
     ("Transfers", ["transfers"], []),
@@ -233,6 +233,8 @@ CALL_FIELD_GROUPS: list[tuple[str | None, list[str], list[str]]] = [
         "Twilio details",
         [
             "call_sid",
+            "status",
+            "stage",
             "to_number",
             "conference_name",
             "conference_sid",
@@ -278,6 +280,8 @@ class CallAdmin(RecordAdmin):
     # Seven narrow columns: the list fits a 1366 px screen beside its filters, with no horizontal scrolling.
     list_display = ["time", "caller", "line", "agent_name", "state", "wait", "talk"]
     list_display_links = ["time"]
+    # No bulk actions, so no checkbox column: calls are deleted one by one, by a superuser, from the call page.
+    actions = None
     list_filter = ["status", "stage", "direction", "voicemail", "phone_line", "agent"]
     search_fields = ["call_sid", "from_number", "to_number"]
     search_help_text = "Search by caller number, dialled number or call SID."
@@ -315,7 +319,7 @@ class CallAdmin(RecordAdmin):
     @admin.display(description="Time", ordering="created_at")
     def time(self, call: Call) -> str:
         moment = timezone.localtime(call.started_at or call.created_at)
-        return f"{moment:%d %b %H:%M}" if moment.date() != timezone.localdate() else f"Today {moment:%H:%M}"
+        return f"{moment:%H:%M}" if moment.date() == timezone.localdate() else f"{moment:%d %b %H:%M}"
 
     @admin.display(description="Caller", ordering="from_number")
     def caller(self, call: Call) -> str:

@@ -7,7 +7,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from .admin_views import format_duration
-from .models import Call, CallStage, VoiceConfig, Weekday
+from .models import Call, CallStage, CallStatus, VoiceConfig, Weekday
 
 
 def week_at_a_glance(config: VoiceConfig) -> SafeString:
@@ -72,23 +72,30 @@ def call_hold(call: Call, now: datetime | None = None) -> SafeString | str:
     return format_duration(call.hold_seconds) if call.hold_seconds else "–"
 
 
-# What a manager reads in the list's Status column: live calls by where the caller is, ended calls by how.
+# What a manager reads in the Status column: a live call by where the caller is, an ended one by how it ended.
+# Short words, so the list fits a laptop screen; the call page's timeline tells the whole story.
 ENDED_OUTCOMES = {
-    CallStage.VOICEMAIL: "voicemail",
-    CallStage.MESSAGE: "told a message",
-    CallStage.FORWARDED: "forwarded",
-    CallStage.REJECTED: "rejected",
-    CallStage.ABANDONED: "caller hung up while waiting",
+    CallStage.VOICEMAIL: "Voicemail",
+    CallStage.MESSAGE: "Message played",
+    CallStage.FORWARDED: "Forwarded",
+    CallStage.REJECTED: "Rejected",
+    CallStage.ABANDONED: "Abandoned",
+}
+LIVE_STAGES = {
+    CallStage.NEW: "Coming in",
+    CallStage.IVR: "In the menu",
+    CallStage.QUEUED: "Waiting",
+    CallStage.CONNECTED: "Talking",
 }
 
 
 def call_state(call: Call) -> SafeString:
     if call.is_active:
-        words = "On hold" if call.on_hold else call.get_stage_display()
-        return format_html('<span class="voice-call-live">{}</span>', words)
+        words = "On hold" if call.on_hold else LIVE_STAGES.get(call.stage, call.get_stage_display())
+        return format_html('<span class="voice-call-live" title="{}">{}</span>', call.get_stage_display(), words)
     outcome = ENDED_OUTCOMES.get(call.stage)
-    if outcome:
-        return format_html('{} <span class="voice-muted">({})</span>', call.get_status_display(), outcome)
+    if outcome and call.status == CallStatus.COMPLETED:
+        return format_html('<span title="{}">{}</span>', call.get_stage_display(), outcome)
     return format_html("{}", call.get_status_display())
 
 

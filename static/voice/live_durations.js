@@ -23,14 +23,18 @@
     return total;
   }
 
-  const loaded = Date.now();
-  const spans = Array.prototype.slice.call(document.querySelectorAll(".voice-live[data-live-since]"));
-  const base = spans.map(function (span) { return parse(span.textContent); });
-
-  function tick() {
-    const elapsed = (Date.now() - loaded) / 1000;
-    spans.forEach(function (span, index) { span.textContent = format(base[index] + elapsed); });
+  function start() {
+    const loaded = Date.now();
+    const spans = Array.prototype.slice.call(document.querySelectorAll(".voice-live[data-live-since]"));
+    const base = spans.map(function (span) { return parse(span.textContent); });
+    if (!spans.length) return;
+    window.setInterval(function () {
+      const elapsed = (Date.now() - loaded) / 1000;
+      spans.forEach(function (span, index) { span.textContent = format(base[index] + elapsed); });
+    }, 1000);
   }
 
-  if (spans.length) window.setInterval(tick, 1000);
+  // The admin loads its media in <head>, before the list exists.
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();
