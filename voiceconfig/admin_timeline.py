@@ -92,7 +92,10 @@ def _agent_name(log: CallLog, names: dict[int, str]) -> str:
 
 
 def _caller_status(log: CallLog) -> tuple[str, str]:
-    title = CALLER_STATUS_WORDS.get(log.call_status, f"Twilio says the call is {log.call_status or 'updated'}")
+    if log.call_status in CALLER_STATUS_WORDS:
+        title = CALLER_STATUS_WORDS[log.call_status]
+    else:
+        title = f"Twilio says the call is {log.call_status}" if log.call_status else "Status update"
     return title, log.message
 
 
