@@ -78,7 +78,7 @@ def test_every_changelist_add_and_change_page_opens(admin_client, staff_user, da
         (VoiceConfig, "Support", "Support", None),
         (PhoneLine, "0199", "Spare", "Main"),
         (VoiceAgent, "bob", "Bob", "Alice"),
-        (Call, "900123", call_sid(1), None),
+        (Call, "900123", "+447700900123", None),
         (CallLog, "pressed", "caller pressed 1", "rang"),
     ],
 )
@@ -123,14 +123,12 @@ def _input_names(html: str) -> set[str]:
     return set(re.findall(r'<(?:input|select|textarea)[^>]*\sname="([^"]+)"', html))
 
 
-def test_twilio_sids_and_timestamps_of_a_call_are_read_only(admin_client, data):
+def test_no_field_of_a_call_is_editable_even_for_a_superuser(admin_client, data):
     html = admin_client.get(admin_url(Call, "change", data["call"].pk)).content.decode()
 
-    editable = _input_names(html)
-    for field in ["call_sid", "conference_sid", "agent_call_sid", "recording_sid", "created_at", "ended_at"]:
-        assert field not in editable, field
+    # Staff never rewrite what Twilio told us (issue 11.6); tests/test_admin_calls.py covers the record view.
+    assert _input_names(html) <= {"csrfmiddlewaretoken"}
     assert data["call"].call_sid in html
-    assert "status" in editable  # a manager may still correct what Twilio never told us
 
 
 @pytest.mark.parametrize(

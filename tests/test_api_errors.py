@@ -17,6 +17,8 @@ from voiceconfig.api import filters, serializers
 from voiceconfig.models import Call, CallLog, CallStatus
 
 RESOURCES = ["configs", "phonelines", "voiceagents", "calls", "calllogs"]
+# Calls are created by the platform, never over REST, and every field of one is read-only (test_api_calls).
+CREATABLE = [resource for resource in RESOURCES if resource != "calls"]
 SERIALIZERS = {
     "configs": serializers.VoiceConfigSerializer,
     "phonelines": serializers.PhoneLineSerializer,
@@ -53,6 +55,10 @@ BAD_QUERY_VALUES = [str(HUGE), "-1", "1.5", "\x00", "x" * 5000, "[]", "{}", "tru
 def camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
+
+
+def field_names(resource: str) -> list[str]:
+    return sorted(camel(name) for name in SERIALIZERS[resource]().fields)
 
 
 def writable_fields(resource: str) -> list[str]:
@@ -123,7 +129,7 @@ MALFORMED_BODIES = [
 ]
 
 
-@pytest.mark.parametrize("resource", RESOURCES)
+@pytest.mark.parametrize("resource", CREATABLE)
 @pytest.mark.parametrize(("body", "content_type"), MALFORMED_BODIES)
 def test_malformed_bodies_are_refused_with_the_envelope(staff_client, world, resource, body, content_type):
     for method, url in (("post", f"/voiceconfig/{resource}"), ("put", f"/voiceconfig/{resource}/{world[resource]}")):
@@ -131,7 +137,20 @@ def test_malformed_bodies_are_refused_with_the_envelope(staff_client, world, res
         assert_envelope(response, 400, 415)
 
 
-@pytest.mark.parametrize("resource", RESOURCES)
+@pytest.mark.parametrize(("body", "content_type"), MALFORMED_BODIES)
+def test_malformed_bodies_never_change_a_call(staff_client, world, body, content_type):
+    call = Call.objects.get(pk=world["calls"])
+    url = f"/voiceconfig/calls/{call.pk}"
+
+    response = staff_client.patch(url, data=body, content_type=content_type)
+
+    # A body that parses to nothing asks for no change (200); anything else is refused with the envelope.
+    if response.status_code != 200:
+        assert_envelope(response, 400, 415)
+    assert Call.objects.get(pk=call.pk).updated_at == call.updated_at
+
+
+@pytest.mark.parametrize("resource", CREATABLE)
 def test_wrong_types_and_odd_values_in_every_field_never_cause_a_500(staff_client, world, other_agent, resource):
     base = valid_payload(resource, world, other_agent)
     detail = f"/voiceconfig/{resource}/{world[resource]}"
@@ -163,10 +182,6 @@ def test_wrong_types_and_odd_values_in_every_field_never_cause_a_500(staff_clien
         ("phonelines", "enabled", "maybe"),
         ("voiceagents", "user", -1),
         ("voiceagents", "status", "in_call"),
-        ("calls", "agent", HUGE),
-        ("calls", "recordingDuration", HUGE),
-        ("calls", "status", "IN-PROGRESS"),
-        ("calls", "startedAt", "yesterday"),
         ("calllogs", "call", "CA" + "0" * 32),
         ("calllogs", "sequenceNumber", HUGE),
         ("calllogs", "event", ["note"]),
@@ -271,7 +286,8 @@ def test_an_absurd_page_size_is_capped_not_obeyed(staff_client, world, resource)
 def test_odd_ids_are_a_404_envelope(staff_client, world, resource, pk, method):
     response = getattr(staff_client, method)(f"/voiceconfig/{resource}/{pk}", {}, format="json")
 
-    assert_envelope(response, 404)
+    # Nothing replaces a call: a PUT is refused as a method before any lookup (the URL may still not match at all).
+    assert_envelope(response, *((404, 405) if (resource, method) == ("calls", "put") else (404,)))
 
 
 @pytest.mark.parametrize(

@@ -4,10 +4,13 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from . import services, twofactor
-from .admin_display import call_timeline, week_at_a_glance
+from .admin_display import call_hold, call_recording, call_state, call_talk, call_transfers, call_wait, week_at_a_glance
 from .admin_forms import (
     BusinessHoursForm,
     BusinessHoursFormSet,
@@ -18,6 +21,7 @@ from .admin_forms import (
     VoiceConfigAdminForm,
 )
 from .admin_lines import LineProvisioningAdmin
+from .admin_timeline import call_timeline
 from .models import (
     AgentStatus,
     BusinessHours,
@@ -222,85 +226,84 @@ class VoiceAgentAdmin(admin.ModelAdmin):
 
 # The call page groups its fields; any field not named here (a newer one) lands in "More details".
 CALL_FIELD_GROUPS: list[tuple[str | None, list[str], list[str]]] = [
-    (
-        None,
-        ["call_sid", "from_number", "to_number", "direction", "status", "stage", "phone_line", "agent", "voicemail"],
-        [],
-    ),
+    (None, ["from_number", "phone_line", "direction", "agent", "state"], []),
     ("Timeline", ["timeline"], []),
+    ("Durations", ["wait", "talk", "hold", "started_at", "queued_at", "answered_at", "ended_at"], []),
+    ("Transfers", ["transfers"], []),
+    ("IVR and recording", ["ivr_choice", "ivr_attempts", "recording", "voicemail"], []),
     (
-        "Times and durations",
+        "Twilio details",
         [
-            "started_at",
-            "queued_at",
-            "answered_at",
-            "ended_at",
+            "call_sid",
+            "status",
+            "stage",
+            "to_number",
+            "conference_name",
+            "conference_sid",
+            "agent_call_sid",
+            "recording_sid",
+            "recording_url",
+            "recording_duration",
+            "last_sequence_number",
+            "requeued_at",
+            "on_hold",
+            "hold_started_at",
             "wait_seconds",
             "talk_seconds",
             "hold_seconds",
-            "on_hold",
-            "hold_started_at",
+            "created_at",
+            "updated_at",
         ],
-        [],
-    ),
-    ("IVR and recording", ["ivr_attempts", "ivr_choice", "recording_url", "recording_sid", "recording_duration"], []),
-    (
-        "Twilio details",
-        ["conference_name", "conference_sid", "agent_call_sid", "last_sequence_number", "created_at", "updated_at"],
         ["collapse"],
     ),
 ]
 
 
+class RecordAdmin(admin.ModelAdmin):
+    """A record of what Twilio told us: read by staff, never added or changed; only a superuser deletes one.
+
+    With no change permission Django renders every field read-only ("View call"), whatever the field list.
+    """
+
+    def has_add_permission(self, request) -> bool:
+        # Rows are created by the platform from Twilio's requests; one made by hand would be a fabricated call.
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Deleting erases history (a data-protection request, test data): superusers only.
+        return request.user.is_superuser
+
+
 @admin.register(Call)
-class CallAdmin(admin.ModelAdmin):
-    list_display = [
-        "call_sid",
-        "from_number",
-        "to_number",
-        "phone_line",
-        "agent",
-        "status",
-        "stage",
-        "created_at",
-        "wait_seconds",
-        "talk_seconds",
-        "voicemail",
-    ]
+class CallAdmin(RecordAdmin):
+    # Seven narrow columns: the list fits a 1366 px screen beside its filters, with no horizontal scrolling.
+    list_display = ["time", "caller", "line", "agent_name", "state", "wait", "talk"]
+    list_display_links = ["time"]
+    # No bulk actions, so no checkbox column: calls are deleted one by one, by a superuser, from the call page.
+    actions = None
     list_filter = ["status", "stage", "direction", "voicemail", "phone_line", "agent"]
     search_fields = ["call_sid", "from_number", "to_number"]
+    search_help_text = "Search by caller number, dialled number or call SID."
     list_select_related = ["phone_line", "agent"]
     date_hierarchy = "created_at"
-    readonly_fields = [
-        "call_sid",
-        "conference_name",
-        "conference_sid",
-        "agent_call_sid",
-        "recording_sid",
-        "last_sequence_number",
-        "created_at",
-        "updated_at",
-        "started_at",
-        "queued_at",
-        "answered_at",
-        "ended_at",
-        "wait_seconds",
-        "talk_seconds",
-        "hold_seconds",
-        "hold_started_at",
-        "stage",
-        "requeued_at",
-        "timeline",
-    ]
-    raw_id_fields = ["agent", "phone_line"]
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    readonly_fields = ["timeline", "state", "wait", "talk", "hold", "recording", "transfers"]
 
     class Media:
         css = {"all": ["voice/admin.css"]}
+        js = ["voice/live_durations.js"]
 
-    @admin.display(description="Timeline")
-    def timeline(self, call: Call):
-        return call_timeline(call)
+    def get_fields(self, request, obj=None):
+        names = [field.name for field in Call._meta.concrete_fields if field.name != "id"]
+        extra = [name for name in self.readonly_fields if name != "transfers" or self._has_transfers()]
+        return [*names, *extra]
+
+    @staticmethod
+    def _has_transfers() -> bool:
+        # Transfers become rows (issue 11); until that model exists the call page has no Transfers section.
+        return any(rel.get_accessor_name() == "transfers" for rel in Call._meta.related_objects)
 
     def get_fieldsets(self, request, obj=None):
         fields = list(self.get_fields(request, obj))
@@ -315,14 +318,83 @@ class CallAdmin(admin.ModelAdmin):
             fieldsets.append(("More details", {"fields": rest, "classes": ["collapse"]}))
         return fieldsets
 
+    def get_deleted_objects(self, objs, request):
+        # A call's timeline goes with it: the call logs' own "no delete" (one event is never taken out of a
+        # timeline) must not block a superuser deleting the whole call.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        if request.user.is_superuser:
+            perms_needed = set()
+        return deleted, counts, perms_needed, protected
+
+    @admin.display(description="Time", ordering="created_at")
+    def time(self, call: Call) -> str:
+        moment = timezone.localtime(call.started_at or call.created_at)
+        return f"{moment:%H:%M}" if moment.date() == timezone.localdate() else f"{moment:%d %b %H:%M}"
+
+    @admin.display(description="Caller", ordering="from_number")
+    def caller(self, call: Call) -> str:
+        return call.from_number or "–"
+
+    @admin.display(description="Line", ordering="phone_line__name")
+    def line(self, call: Call):
+        if call.phone_line is None:
+            return call.to_number or "–"
+        return format_html('<span title="{}">{}</span>', call.phone_line.phone_number, call.phone_line.name)
+
+    @admin.display(description="Agent", ordering="agent")
+    def agent_name(self, call: Call) -> str:
+        return str(call.agent) if call.agent else "–"
+
+    @admin.display(description="Status", ordering="status")
+    def state(self, call: Call):
+        return call_state(call)
+
+    @admin.display(description="Wait", ordering="wait_seconds")
+    def wait(self, call: Call):
+        return call_wait(call)
+
+    @admin.display(description="Talk", ordering="talk_seconds")
+    def talk(self, call: Call):
+        return call_talk(call)
+
+    @admin.display(description="On hold")
+    def hold(self, call: Call):
+        return call_hold(call)
+
+    @admin.display(description="Timeline")
+    def timeline(self, call: Call):
+        return call_timeline(call)
+
+    @admin.display(description="Recording")
+    def recording(self, call: Call):
+        return call_recording(call)
+
+    @admin.display(description="Transfers")
+    def transfers(self, call: Call):
+        return call_transfers(call)
+
 
 @admin.register(CallLog)
-class CallLogAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "call_sid", "event", "call_status", "message"]
+class CallLogAdmin(RecordAdmin):
+    list_display = ["created_at", "call_link", "event", "call_status", "short_message"]
     list_filter = ["event"]
     search_fields = ["call_sid", "message"]
-    raw_id_fields = ["call"]
-    readonly_fields = ["call_sid", "created_at", "dedupe_key", "sequence_number"]
+    list_select_related = ["call"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # One event is never taken out of a timeline, as over REST; a superuser deleting the call removes them all.
+        return False
+
+    @admin.display(description="Call", ordering="call_sid")
+    def call_link(self, log: CallLog):
+        if log.call_id is None:
+            return log.call_sid or "–"
+        url = reverse("admin:voiceconfig_call_change", args=[log.call_id])
+        return format_html('<a href="{}">{}</a>', url, log.call_sid)
+
+    @admin.display(description="Message")
+    def short_message(self, log: CallLog) -> str:
+        return Truncator(log.message).chars(80)
 
 
 # --- Two-factor login: staff unlock accounts, reset 2FA and revoke trusted browsers --------------------------------

@@ -1,14 +1,13 @@
-"""Read-only pictures on admin pages: a config's week at a glance and a call's timeline."""
+"""Read-only pictures on admin pages: a config's week at a glance, a call's durations and state."""
+
+from datetime import datetime
 
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from .admin_views import format_duration
-from .models import Call, CallLog, VoiceConfig, Weekday
-
-# Keys of a CallLog's `data` worth showing on the timeline when the row has no message of its own.
-TIMELINE_DATA_KEYS = ("Digits", "SpeechResult", "to", "agent", "reason", "CallStatus", "StatusCallbackEvent")
+from .models import Call, CallStage, CallStatus, VoiceConfig, Weekday
 
 
 def week_at_a_glance(config: VoiceConfig) -> SafeString:
@@ -36,44 +35,114 @@ def week_at_a_glance(config: VoiceConfig) -> SafeString:
     return format_html('<table class="voice-week"><tbody>{}</tbody></table>', rows)
 
 
-def _log_detail(log: CallLog) -> str:
-    if log.message:
-        return log.message
-    data = log.data if isinstance(log.data, dict) else {}
-    parts = [f"{key}={data[key]}" for key in TIMELINE_DATA_KEYS if data.get(key) not in (None, "")]
-    return ", ".join(parts)
-
-
-def call_timeline(call: Call) -> SafeString:
-    """Every event of the call in order, with the time and the offset from the first event."""
-    if call.pk is None:
-        return format_html('<span class="voice-muted">{}</span>', "No events yet.")
-    logs = list(call.logs.order_by("created_at", "id"))
-    if not logs:
-        return format_html('<span class="voice-muted">{}</span>', "No events recorded for this call.")
-    start = logs[0].created_at
-    items = format_html_join(
-        "",
-        '<li class="voice-tl-{}"><time class="voice-tl-time" datetime="{}">{}</time>'
-        '<span class="voice-tl-event">{}</span>{}{}<span class="voice-tl-offset">{}</span></li>',
-        (
-            (
-                log.event,
-                log.created_at.isoformat(),
-                f"{timezone.localtime(log.created_at):%H:%M:%S}",
-                log.get_event_display(),
-                format_html(' <span class="voice-status">{}</span> ', log.call_status) if log.call_status else "",
-                _log_detail(log),
-                "" if log is logs[0] else "+" + format_duration((log.created_at - start).total_seconds()),
-            )
-            for log in logs
-        ),
+def _live(since: datetime, now: datetime) -> SafeString:
+    """A duration still running: rendered now, ticked each second by voice/live_durations.js."""
+    return format_html(
+        '<span class="voice-live" data-live-since="{}" title="Still running">{}</span>',
+        since.isoformat(),
+        format_duration((now - since).total_seconds()),
     )
-    summary = [f"{len(logs)} event{'s' if len(logs) != 1 else ''}"]
-    if call.wait_seconds:
-        summary.append(f"waited {format_duration(call.wait_seconds)}")
-    if call.talk_seconds:
-        summary.append(f"talked {format_duration(call.talk_seconds)}")
-    if call.hold_seconds:
-        summary.append(f"on hold {format_duration(call.hold_seconds)}")
-    return format_html('<p class="voice-muted">{}</p><ol class="voice-timeline">{}</ol>', " · ".join(summary), items)
+
+
+def call_wait(call: Call, now: datetime | None = None) -> SafeString | str:
+    """How long the caller waited for an agent: counting while they still wait."""
+    now = now or timezone.now()
+    if call.is_active and call.queued_at and not call.answered_at:
+        return _live(call.queued_at, now)
+    return format_duration(call.wait_seconds) if call.queued_at or call.wait_seconds else "–"
+
+
+def call_talk(call: Call, now: datetime | None = None) -> SafeString | str:
+    """How long the caller talked to an agent: counting while they still talk."""
+    now = now or timezone.now()
+    if call.is_active and call.answered_at:
+        return _live(call.answered_at, now)
+    return format_duration(call.talk_seconds) if call.answered_at or call.talk_seconds else "–"
+
+
+def call_hold(call: Call, now: datetime | None = None) -> SafeString | str:
+    """Time on hold, with the hold under way still counting on top of the finished ones."""
+    now = now or timezone.now()
+    if call.is_active and call.on_hold and call.hold_started_at:
+        return format_html(
+            '{} <span class="voice-muted">on hold now: {}</span>',
+            format_duration(call.hold_seconds),
+            _live(call.hold_started_at, now),
+        )
+    return format_duration(call.hold_seconds) if call.hold_seconds else "–"
+
+
+# What a manager reads in the Status column: a live call by where the caller is, an ended one by how it ended.
+# Short words, so the list fits a laptop screen; the call page's timeline tells the whole story.
+ENDED_OUTCOMES = {
+    CallStage.VOICEMAIL: "Voicemail",
+    CallStage.MESSAGE: "Message played",
+    CallStage.FORWARDED: "Forwarded",
+    CallStage.REJECTED: "Rejected",
+    CallStage.ABANDONED: "Abandoned",
+}
+LIVE_STAGES = {
+    CallStage.NEW: "Coming in",
+    CallStage.IVR: "In the menu",
+    CallStage.QUEUED: "Waiting",
+    CallStage.CONNECTED: "Talking",
+}
+
+
+def call_state(call: Call) -> SafeString:
+    if call.is_active:
+        words = "On hold" if call.on_hold else LIVE_STAGES.get(call.stage, call.get_stage_display())
+        return format_html('<span class="voice-call-live" title="{}">{}</span>', call.get_stage_display(), words)
+    outcome = ENDED_OUTCOMES.get(call.stage)
+    if outcome and call.status == CallStatus.COMPLETED:
+        return format_html('<span title="{}">{}</span>', call.get_stage_display(), outcome)
+    return format_html("{}", call.get_status_display())
+
+
+def call_recording(call: Call) -> SafeString | str:
+    """The recording (or voicemail) to listen to in the page, with its length."""
+    if not call.recording_url:
+        return "–"
+    length = format_duration(call.recording_duration) if call.recording_duration is not None else ""
+    what = "Voicemail" if call.voicemail else "Recording"
+    return format_html(
+        '<audio controls preload="none" src="{}"></audio> <span class="voice-muted">{} {}</span> '
+        '<a href="{}" rel="noreferrer">Open</a>',
+        call.recording_url,
+        what,
+        length,
+        call.recording_url,
+    )
+
+
+def call_transfers(call: Call) -> SafeString | str:
+    """The call's transfers, one row each, with every column the Transfer model has (issue 11 adds the model)."""
+    related = getattr(call, "transfers", None)
+    if related is None:
+        return "–"
+    rows = list(related.all())
+    if not rows:
+        return "No transfers."
+    fields = [
+        field
+        for field in rows[0]._meta.concrete_fields
+        if field.name not in ("id", "call") and not field.name.endswith("_sid")
+    ]
+    head = format_html_join("", "<th>{}</th>", ((field.verbose_name.capitalize(),) for field in fields))
+    body = format_html_join(
+        "",
+        "<tr>{}</tr>",
+        ((format_html_join("", "<td>{}</td>", ((_cell(row, field),) for field in fields)),) for row in rows),
+    )
+    return format_html('<table class="voice-table"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>', head, body)
+
+
+def _cell(row, field) -> str:
+    value = getattr(row, field.name)
+    if value is None or value == "":
+        return "–"
+    if field.choices:
+        return getattr(row, f"get_{field.name}_display")()
+    if isinstance(value, datetime):
+        return f"{timezone.localtime(value):%H:%M:%S}"
+    return str(value)

@@ -44,16 +44,19 @@ class VoiceConfig(models.Model):
     name = models.CharField(max_length=100, unique=True)
     # Greeting: an audio URL when given, else text-to-speech with this voice and language.
     greeting_text = models.CharField(max_length=1000, blank=True, default="Thank you for calling.")
-    greeting_audio_url = models.URLField(max_length=500, blank=True, default="")
+    greeting_audio_url = models.URLField("greeting audio URL", max_length=500, blank=True, default="")
     voice = models.CharField(max_length=50, default="Polly.Joanna", help_text="Twilio <Say> voice")
     language = models.CharField(max_length=10, default="en-US", help_text="BCP-47 language for <Say> and speech")
     # IVR menu: the prompt read before options; no options means no menu.
-    ivr_prompt = models.CharField(max_length=1000, blank=True, default="")
+    ivr_prompt = models.CharField("IVR prompt", max_length=1000, blank=True, default="")
     ivr_max_attempts = models.PositiveSmallIntegerField(
-        default=3, validators=[MinValueValidator(1), MaxValueValidator(5)], help_text="Prompts before giving up"
+        "IVR attempts",
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+        help_text="Prompts before giving up",
     )
     ivr_timeout_seconds = models.PositiveSmallIntegerField(
-        default=5, validators=[MinValueValidator(1), MaxValueValidator(30)]
+        "IVR timeout (seconds)", default=5, validators=[MinValueValidator(1), MaxValueValidator(30)]
     )
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     after_hours_action = models.CharField(
@@ -64,6 +67,7 @@ class VoiceConfig(models.Model):
     )
     after_hours_forward_to = models.CharField(max_length=16, blank=True, default="", validators=[validate_e164])
     hold_music_url = models.URLField(
+        "hold music URL",
         max_length=500,
         blank=True,
         default="http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3",
@@ -228,6 +232,7 @@ class PhoneLine(models.Model):
     name = models.CharField(max_length=100)
     phone_number = models.CharField(max_length=16, unique=True, validators=[validate_e164])
     twilio_sid = models.CharField(
+        "Twilio SID",
         max_length=34,
         blank=True,
         default="",
@@ -305,10 +310,13 @@ class Call(models.Model):
     """One Twilio call: who called which line, who answered, how long it waited, talked and held."""
 
     call_sid = models.CharField(
-        max_length=34, unique=True, validators=[RegexValidator(CALL_SID_PATTERN, "A Twilio Call SID: CA + 32 hex.")]
+        "call SID",
+        max_length=34,
+        unique=True,
+        validators=[RegexValidator(CALL_SID_PATTERN, "A Twilio Call SID: CA + 32 hex.")],
     )
-    from_number = models.CharField(max_length=200, blank=True, default="")
-    to_number = models.CharField(max_length=200, blank=True, default="")
+    from_number = models.CharField("from", max_length=200, blank=True, default="")
+    to_number = models.CharField("to", max_length=200, blank=True, default="")
     direction = models.CharField(max_length=20, choices=CallDirection.choices, default=CallDirection.INBOUND)
     status = models.CharField(max_length=20, choices=CallStatus.choices, default=CallStatus.QUEUED)
     # A caller waiting for an agent is stage=queued with no agent: what routing picks from, oldest queued_at first.
@@ -317,12 +325,12 @@ class Call(models.Model):
     agent = models.ForeignKey(VoiceAgent, on_delete=models.SET_NULL, null=True, blank=True, related_name="calls")
     # Conference the caller waits and talks in (decision 4), and the agent's leg into it.
     conference_name = models.CharField(max_length=100, blank=True, default="")
-    conference_sid = models.CharField(max_length=34, blank=True, default="")
-    agent_call_sid = models.CharField(max_length=34, blank=True, default="")
+    conference_sid = models.CharField("conference SID", max_length=34, blank=True, default="")
+    agent_call_sid = models.CharField("agent leg's call SID", max_length=34, blank=True, default="")
     # Highest Twilio SequenceNumber applied; older callbacks never move the state back.
     last_sequence_number = models.IntegerField(null=True, blank=True)
-    ivr_attempts = models.PositiveSmallIntegerField(default=0)
-    ivr_choice = models.CharField(max_length=1, blank=True, default="")
+    ivr_attempts = models.PositiveSmallIntegerField("IVR attempts", default=0)
+    ivr_choice = models.CharField("IVR choice", max_length=1, blank=True, default="")
     started_at = models.DateTimeField(
         null=True,
         blank=True,
@@ -347,8 +355,8 @@ class Call(models.Model):
     hold_seconds = models.PositiveIntegerField(default=0)
     on_hold = models.BooleanField(default=False)
     hold_started_at = models.DateTimeField(null=True, blank=True)
-    recording_url = models.URLField(max_length=500, blank=True, default="")
-    recording_sid = models.CharField(max_length=34, blank=True, default="")
+    recording_url = models.URLField("recording URL", max_length=500, blank=True, default="")
+    recording_sid = models.CharField("recording SID", max_length=34, blank=True, default="")
     recording_duration = models.PositiveIntegerField(null=True, blank=True)
     voicemail = models.BooleanField(default=False, help_text="The caller left a voicemail")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -405,7 +413,7 @@ class CallLog(models.Model):
 
     call = models.ForeignKey(Call, on_delete=models.CASCADE, null=True, blank=True, related_name="logs")
     # Kept even when the call is unknown to us (a callback for a CallSid we never saw).
-    call_sid = models.CharField(max_length=34, blank=True, default="", db_index=True)
+    call_sid = models.CharField("call SID", max_length=34, blank=True, default="", db_index=True)
     event = models.CharField(max_length=20, choices=CallEvent.choices, default=CallEvent.NOTE)
     call_status = models.CharField(max_length=20, blank=True, default="")
     message = models.CharField(max_length=2000, blank=True, default="")

@@ -130,11 +130,9 @@ def test_every_admin_page_loads_without_javascript_errors(transactional_db, open
         ("call", call.pk),
         ("calllog", CallLog.objects.get().pk),
     ]:
-        paths += [
-            f"/admin/voiceconfig/{model}/",
-            f"/admin/voiceconfig/{model}/add/",
-            f"/admin/voiceconfig/{model}/{pk}/change/",
-        ]
+        paths += [f"/admin/voiceconfig/{model}/", f"/admin/voiceconfig/{model}/{pk}/change/"]
+        if model not in ("call", "calllog"):  # records of what Twilio told us: nobody adds one (docs/admin.md)
+            paths.append(f"/admin/voiceconfig/{model}/add/")
     paths += ["/admin/voiceconfig/twofactordevice/", "/admin/voiceconfig/trusteddevice/", "/console/"]
     for path in paths:
         response = page.goto(path)

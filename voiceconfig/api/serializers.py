@@ -7,10 +7,10 @@ from rest_framework.validators import UniqueValidator
 
 from voiceconfig import services
 from voiceconfig.models import (
-    TERMINAL_CALL_STATUSES,
     AgentStatus,
     BusinessHours,
     Call,
+    CallEvent,
     CallLog,
     Holiday,
     IvrOption,
@@ -263,60 +263,74 @@ class VoiceAgentSerializer(serializers.ModelSerializer):
         return instance
 
 
-class CallSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Call
-        fields = [
-            "id",
-            "call_sid",
-            "from_number",
-            "to_number",
-            "direction",
-            "status",
-            "stage",
-            "phone_line",
-            "agent",
-            "conference_name",
-            "conference_sid",
-            "agent_call_sid",
-            "ivr_choice",
-            "on_hold",
-            "started_at",
-            "queued_at",
-            "answered_at",
-            "ended_at",
-            "wait_seconds",
-            "talk_seconds",
-            "hold_seconds",
-            "recording_url",
-            "recording_sid",
-            "recording_duration",
-            "voicemail",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = [
-            "stage",
-            "conference_name",
-            "conference_sid",
-            "agent_call_sid",
-            "on_hold",
-            "wait_seconds",
-            "talk_seconds",
-            "hold_seconds",
-            "created_at",
-            "updated_at",
-        ]
+class RefuseReadOnlyWrites:
+    """Answer a write to a read-only field with a 400 naming it, instead of DRF's silent ignore.
+
+    A client that sends `{"status": "queued"}` must learn that nothing changed; ignoring it would answer 200 and
+    let the client believe the call was moved back.
+    """
+
+    read_only_message = "Read-only."
 
     def validate(self, attrs):
-        # Decision 6 (one live call per agent) is a database constraint; checking first gives a clear 409.
-        agent = attrs.get("agent", getattr(self.instance, "agent", None))
-        status = attrs.get("status", getattr(self.instance, "status", None))
-        if agent is not None and status not in TERMINAL_CALL_STATUSES:
-            busy = services.agent_active_call(agent=agent, exclude_call_id=getattr(self.instance, "pk", None))
-            if busy is not None:
-                raise Conflict(f"Agent {agent} is already on live call {busy.call_sid}; one call at a time.")
+        attrs = super().validate(attrs)
+        refused = {
+            name: [self.read_only_message]
+            for name in self.initial_data
+            if name in self.fields and self.fields[name].read_only and name not in self.writable_anyway()
+        }
+        if refused:
+            raise serializers.ValidationError(refused)
         return attrs
+
+    def writable_anyway(self) -> set[str]:
+        # Read-only fields a client may echo back unchanged (a PUT of what it just read sends the id).
+        return {"id"}
+
+
+# Every field of a call is what Twilio told us or what the call flow decided from it (DESIGN.md decision 5):
+# staff read calls and annotate them with notes on the timeline (POST /voiceconfig/calllogs), never rewrite them.
+CALL_FIELDS = [
+    "id",
+    "call_sid",
+    "from_number",
+    "to_number",
+    "direction",
+    "status",
+    "stage",
+    "phone_line",
+    "agent",
+    "conference_name",
+    "conference_sid",
+    "agent_call_sid",
+    "ivr_choice",
+    "on_hold",
+    "started_at",
+    "queued_at",
+    "answered_at",
+    "ended_at",
+    "wait_seconds",
+    "talk_seconds",
+    "hold_seconds",
+    "recording_url",
+    "recording_sid",
+    "recording_duration",
+    "voicemail",
+    "created_at",
+    "updated_at",
+]
+
+
+class CallSerializer(RefuseReadOnlyWrites, serializers.ModelSerializer):
+    read_only_message = (
+        "Read-only: a call is recorded from Twilio and the call flow. Add a note to its timeline instead "
+        "(POST /voiceconfig/calllogs)."
+    )
+
+    class Meta:
+        model = Call
+        fields = CALL_FIELDS
+        read_only_fields = CALL_FIELDS
 
     def get_fields(self):
         # `from` and `to` are the specification's names but `from` is a Python keyword.
@@ -328,18 +342,50 @@ class CallSerializer(serializers.ModelSerializer):
         return fields
 
 
-class CallLogSerializer(serializers.ModelSerializer):
+class CallLogSerializer(RefuseReadOnlyWrites, serializers.ModelSerializer):
+    """A timeline event. Staff add notes; the events the platform recorded from Twilio are never edited."""
+
+    read_only_message = "Read-only: set by the platform. A note carries its call, message and data."
     # Null on the events of a CallSid we have no call for (a webhook about an unknown call): the answer says so.
     # Over REST a log is always written for a call (validate).
     call = serializers.PrimaryKeyRelatedField(queryset=Call.objects.all(), allow_null=True)
     call_sid = serializers.CharField(read_only=True)
+    event = serializers.ChoiceField(
+        choices=CallLog._meta.get_field("event").choices,
+        required=False,
+        default=CallEvent.NOTE,
+        help_text="Staff may add only `note` events; the other events are recorded by the platform.",
+    )
 
     class Meta:
         model = CallLog
         fields = ["id", "call", "call_sid", "event", "call_status", "message", "data", "sequence_number", "created_at"]
-        read_only_fields = ["created_at"]
+        read_only_fields = ["call_status", "sequence_number", "created_at"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None and not isinstance(self.instance, list | tuple):
+            # A note stays on the call it was written for; a PUT replaces the note, so it states the message.
+            fields["call"].read_only = True
+            fields["message"].required = not self.partial
+        return fields
+
+    def writable_anyway(self) -> set[str]:
+        # A PUT echoes back the note's call and event unchanged.
+        keep = {"id", "call_sid", "created_at"}
+        if self.instance is not None:
+            keep |= {"call"} if str(self.initial_data.get("call")) == str(self.instance.call_id) else set()
+        return keep
+
+    def validate_event(self, value):
+        if value != CallEvent.NOTE:
+            raise serializers.ValidationError(
+                "Only notes can be added or edited; the other events are recorded by the platform from Twilio."
+            )
+        return value
 
     def validate(self, attrs):
+        attrs = super().validate(attrs)
         if "call" in attrs and attrs["call"] is None:
             raise serializers.ValidationError({"call": ["A call log written over the API belongs to a call."]})
         call = attrs.get("call")

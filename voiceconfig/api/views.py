@@ -3,11 +3,12 @@
 from django.db import transaction
 from django.db.models import Prefetch
 from rest_framework import viewsets
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.permissions import SAFE_METHODS
 
 from voiceconfig import services
 from voiceconfig.line_numbers import NumberRefused, provisioner, provisioning_on
-from voiceconfig.models import Call, CallLog, PhoneLine, VoiceAgent, VoiceConfig
+from voiceconfig.models import Call, CallEvent, CallLog, PhoneLine, VoiceAgent, VoiceConfig
 
 from . import filters, serializers
 from .errors import Conflict
@@ -113,20 +114,50 @@ class VoiceAgentViewSet(AgentScopedViewSet):
 
 
 class CallViewSet(AgentScopedViewSet):
-    """Calls. An agent reads the calls they took; staff manage all."""
+    """Calls, as Twilio and the call flow recorded them. An agent reads the calls they took; staff read all.
+
+    Nothing creates or rewrites a call over REST: the platform creates it from Twilio's request, and every field
+    is read-only (a write to one is a 400 that names it). Staff annotate a call with a note in its call logs. Only
+    a superuser may delete a call (an erasure request), with its timeline.
+    """
 
     queryset = Call.objects.all()
     serializer_class = serializers.CallSerializer
     filterset_class = filters.CallFilter
     search_fields = ["call_sid", "from_number", "to_number"]
     agent_lookup = "agent_id"
+    # PATCH stays so that a write to a call is told which fields it cannot change; nothing creates or replaces one.
+    http_method_names = ["get", "patch", "delete", "head", "options"]
+    schema_error_codes_excluded = {"409"}  # no state of a call makes a refused write or a deletion a conflict
+
+    def perform_update(self, serializer):
+        # Every field is read-only, so a valid update has nothing to write: not even updated_at moves.
+        pass
+
+    def perform_destroy(self, instance):
+        if not self.request.user.is_superuser:
+            raise PermissionDenied("Only a superuser may delete a call: it is the record of what Twilio told us.")
+        instance.delete()
 
 
 class CallLogViewSet(AgentScopedViewSet):
-    """Call logs: the timeline of each call. An agent reads the logs of their own calls."""
+    """Call logs: the timeline of each call. An agent reads the logs of their own calls.
+
+    Staff add, edit and delete notes; the events the platform recorded (status changes, IVR input, routing, hold,
+    transfer, recording, ...) are never edited or deleted (403).
+    """
 
     queryset = CallLog.objects.all()
     serializer_class = serializers.CallLogSerializer
     filterset_class = filters.CallLogFilter
     search_fields = ["call_sid", "message"]
     agent_lookup = "call__agent_id"
+
+    def get_object(self):
+        log = super().get_object()
+        if self.request.method not in SAFE_METHODS and log.event != CallEvent.NOTE:
+            raise PermissionDenied(
+                f"This {log.get_event_display().lower()} event was recorded by the platform and cannot be "
+                "changed or deleted; add a note instead."
+            )
+        return log
