@@ -18,7 +18,7 @@ from voiceconfig.api.permissions import IsStaff, agent_of
 from voiceconfig.models import Call, VoiceAgent
 from voiceconfig.services import StateConflict
 
-from . import agents, callcontrol, gateway, tokens
+from . import agents, callcontrol, console_state, gateway, tokens
 from . import console_serializers as s
 
 ERRORS = {
@@ -292,17 +292,19 @@ class AgentHeartbeatView(APIView):
             "The console calls this every 30 seconds or so. An agent whose last heartbeat is older than "
             "AGENT_HEARTBEAT_TIMEOUT_SECONDS (default 90) counts as offline and is never routed to; the next "
             "heartbeat brings them back (an available agent coming back is offered the longest-waiting queued "
-            "call). The stored status is not changed. No body."
+            "call). The stored status is not changed. No body. The answer carries the agent's own `call` (ringing "
+            "or connected; null when none) so the console shows it even when the softphone cannot reach Twilio; "
+            "the console polls every 2 s while a call rings and at this slower rate otherwise (docs/console.md)."
         ),
         parameters=[AGENT_ID_PARAMETER],
         request=None,
-        responses={200: s.AgentStatusResultSerializer, **_errors(401, 404)},
+        responses={200: console_state.HeartbeatResultSerializer, **_errors(401, 404)},
     )
     def post(self, request: Request, agentid: str) -> Response:
         agent = agent_for(request, agentid)
         outcome = agents.agent_heartbeat(agent=agent, request=request)
-        data = {**agents.presence(outcome.agent), "offered_call": outcome.offered_call_id}
-        return Response(s.AgentStatusResultSerializer(data).data)
+        presence = {**agents.presence(outcome.agent), "offered_call": outcome.offered_call_id}
+        return Response(console_state.heartbeat_answer(presence, outcome.agent))
 
 
 # --- phone number search (decision 11) ---------------------------------------------------------
