@@ -289,12 +289,13 @@ class AgentHeartbeatView(APIView):
         summary="Record an agent heartbeat",
         operation_id="voicetwilio_agent_heartbeats",
         description=(
-            "The console calls this every 30 seconds or so. An agent whose last heartbeat is older than "
-            "AGENT_HEARTBEAT_TIMEOUT_SECONDS (default 90) counts as offline and is never routed to; the next "
-            "heartbeat brings them back (an available agent coming back is offered the longest-waiting queued "
-            "call). The stored status is not changed. No body. The answer carries the agent's own `call` (ringing "
-            "or connected; null when none) so the console shows it even when the softphone cannot reach Twilio; "
-            "the console polls every 2 s while a call rings and at this slower rate otherwise (docs/console.md)."
+            "The console calls this every 1.5 s while a call rings for the agent (and for 30 s after they become "
+            "available), every 5 s while available, in a call or in wrap-up, and every 30 s or so otherwise "
+            "(docs/console.md). An agent whose last heartbeat is older than AGENT_HEARTBEAT_TIMEOUT_SECONDS "
+            "(default 90) counts as offline and is never routed to; the next heartbeat brings them back (an "
+            "available agent coming back is offered the longest-waiting queued call). The stored status is not "
+            "changed. No body. The answer carries the agent's own `call` (ringing or connected; null when none), "
+            "so the console shows it even when the softphone cannot reach Twilio, and `serverTime`."
         ),
         parameters=[AGENT_ID_PARAMETER],
         request=None,

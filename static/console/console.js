@@ -10,11 +10,11 @@
   const $ = (id) => document.getElementById(id);
   const REFRESH_KEY = "voice-console-refresh";
   const BUSY = ["ringing", "in_call"];
-  // How often the console asks the server (a heartbeat, whose answer carries the agent's call): every 2 s while a
-  // call rings or is being answered, and for the first 30 s after the agent becomes available (when a waiting
+  // How often the console asks the server (a heartbeat, whose answer carries the agent's call): every 1.5 s while
+  // a call rings or is being answered, and for the first 30 s after the agent becomes available (when a waiting
   // caller is most likely put through); every 5 s while available, in a call or in wrap-up, so a call the
   // softphone never heard of reaches the card within 5 s; at the configured heartbeat rate otherwise.
-  const FAST_POLL_SECONDS = 2;
+  const FAST_POLL_SECONDS = 1.5;
   const WATCH_POLL_SECONDS = 5;
   const JUST_AVAILABLE_SECONDS = 30;
   const WATCHED = ["available", "in_call", "wrap_up"];
@@ -826,7 +826,7 @@
     state.twilioCall = call;
     activity("You answered the call.");
     renderCall();
-    // The platform marks the agent in a call once Twilio confirms the answer: polled every 2 s until it has.
+    // The platform marks the agent in a call once Twilio confirms the answer: polled every 1.5 s until it has.
     heartbeat();
   }
 
