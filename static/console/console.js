@@ -359,7 +359,8 @@
     const status = (state.agent || {}).status;
     const note = $("availability-note");
     let text = "Calls are offered only while you are available.";
-    if (BUSY.indexOf(status) !== -1) text = "You are on a call; choose your status again when it ends.";
+    if (status === "ringing") text = "A call is ringing for you; you can choose your status again after it.";
+    else if (status === "in_call") text = "You are on a call; choose your status again when it ends.";
     else if (status === "wrap_up") text = "Wrap-up after your last call. Switch on to take calls again now.";
     else if (status === "available" && state.deviceState !== "ready") {
       text = "Calls offered to you cannot ring in this browser until the softphone connects; they go to the next " +
@@ -558,7 +559,7 @@
       return;
     }
     $("call-from").textContent = callerOf(call, state.twilioCall);
-    $("call-line").textContent = lineOf(call) ? "Line " + lineOf(call) : "Line unknown";
+    $("call-line").textContent = call && call.lineName ? lineOf(call) : "Line " + ((call && call.to) || "unknown");
     const onHold = Boolean(call && call.onHold);
     $("call-state").textContent = onHold ? "On hold" : "Connected";
     $("call-state").dataset.status = onHold ? "wrap_up" : "in_call";

@@ -86,7 +86,7 @@ def test_a_ringing_call_is_on_the_card_within_a_fast_poll_though_the_browser_can
     minutes, seconds = page.inner_text("#call-timer").split(":")
     assert minutes == "1" and 5 <= int(seconds) <= 9, page.inner_text("#call-timer")
     assert page.inner_text("#call-state") == "Connected"
-    assert page.inner_text("#call-line") == "Line Main (+14155550100)"
+    assert page.inner_text("#call-line") == "Main (+14155550100)"
     assert page.inner_text("#available-label") == "In a call"
     assert page.is_hidden("#ringing-panel")
 
