@@ -50,7 +50,8 @@
     endedCallId: null, // the call whose end the softphone already announced
     fastUntil: 0, // poll fast until this moment (Date.now() milliseconds): the agent just became available
     polling: null, // the heartbeat in flight, so that two never overlap
-    pollAgain: false, // a refresh was asked for while one was in flight
+    pollAgain: false, // a refresh was asked for while one was in flight (or while a call action was)
+    acting: false, // a call action (hold, resume, transfer) is in flight: heartbeats wait for it
     timers: {},
   };
 
@@ -317,6 +318,7 @@
       fastUntil: 0,
       polling: null,
       pollAgain: false,
+      acting: false,
     });
     setTokens(null, null);
     $("activity").replaceChildren();
@@ -391,12 +393,14 @@
   }
 
   // One heartbeat now, then the next one at the rate the agent's state calls for. Asked for while one is in
-  // flight, it runs once more when that one is back (its answer may predate what prompted the ask).
+  // flight, it runs once more when that one is back (its answer may predate what prompted the ask). Asked for
+  // during a hold, resume or transfer, it runs when that is done: an answer read before the action and arriving
+  // after it would undo on the card what the action did (the Hold button back while the caller is on hold).
   function heartbeat() {
     if (!state.agent) return Promise.resolve();
-    if (state.polling) {
+    if (state.polling || state.acting) {
       state.pollAgain = true;
-      return state.polling;
+      return state.polling || Promise.resolve();
     }
     window.clearTimeout(state.timers.heartbeat);
     state.polling = sendHeartbeat().finally(() => {
@@ -587,7 +591,10 @@
     }
     const buttons = document.querySelectorAll("#call-panel button");
     buttons.forEach((button) => (button.disabled = true));
+    state.acting = true;
     try {
+      if (state.polling) await state.polling;
+      if (!state.call) throw new ApiError(409, "ended", "The call has ended.");
       const result = await api("POST", url(cfg.urls.callAction, { id: state.call.id, action: action }), body || {});
       state.call = Object.assign({}, state.call, result);
       renderCall();
@@ -598,6 +605,11 @@
       activity("The " + action.replace("onhold", "hold") + " failed: " + err.message);
     } finally {
       buttons.forEach((button) => (button.disabled = false));
+      state.acting = false;
+      if (state.pollAgain) {
+        state.pollAgain = false;
+        heartbeat();
+      }
     }
   }
 
