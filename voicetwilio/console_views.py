@@ -19,7 +19,7 @@ from voiceconfig.api.twofactor import PRELOGIN_QUERY_PARAMETERS, PreLoginQuerySt
 from voiceconfig.models import Call, VoiceAgent
 from voiceconfig.services import StateConflict
 
-from . import agents, callcontrol, gateway, tokens
+from . import agents, callcontrol, console_state, gateway, tokens
 from . import console_serializers as s
 
 ERRORS = {
@@ -295,20 +295,23 @@ class AgentHeartbeatView(APIView):
         summary="Record an agent heartbeat",
         operation_id="voicetwilio_agent_heartbeats",
         description=(
-            "The console calls this every 30 seconds or so. An agent whose last heartbeat is older than "
-            "AGENT_HEARTBEAT_TIMEOUT_SECONDS (default 90) counts as offline and is never routed to; the next "
-            "heartbeat brings them back (an available agent coming back is offered the longest-waiting queued "
-            "call). The stored status is not changed. No body."
+            "The console calls this every 1.5 s while a call rings for the agent (and for 30 s after they become "
+            "available), every 5 s while available, in a call or in wrap-up, and every 30 s or so otherwise "
+            "(docs/console.md). An agent whose last heartbeat is older than AGENT_HEARTBEAT_TIMEOUT_SECONDS "
+            "(default 90) counts as offline and is never routed to; the next heartbeat brings them back (an "
+            "available agent coming back is offered the longest-waiting queued call). The stored status is not "
+            "changed. No body. The answer carries the agent's own `call` (ringing or connected; null when none), "
+            "so the console shows it even when the softphone cannot reach Twilio, and `serverTime`."
         ),
         parameters=[AGENT_ID_PARAMETER],
         request=None,
-        responses={200: s.AgentStatusResultSerializer, **_errors(401, 404)},
+        responses={200: console_state.HeartbeatResultSerializer, **_errors(401, 404)},
     )
     def post(self, request: Request, agentid: str) -> Response:
         agent = agent_for(request, agentid)
         outcome = agents.agent_heartbeat(agent=agent, request=request)
-        data = {**agents.presence(outcome.agent), "offered_call": outcome.offered_call_id}
-        return Response(s.AgentStatusResultSerializer(data).data)
+        presence = {**agents.presence(outcome.agent), "offered_call": outcome.offered_call_id}
+        return Response(console_state.heartbeat_answer(presence, outcome.agent))
 
 
 # --- phone number search (decision 11) ---------------------------------------------------------

@@ -10,7 +10,14 @@
   const $ = (id) => document.getElementById(id);
   const REFRESH_KEY = "voice-console-refresh";
   const BUSY = ["ringing", "in_call"];
-  const ACTIVE_CALL_STATUSES = ["queued", "initiated", "ringing", "in-progress"];
+  // How often the console asks the server (a heartbeat, whose answer carries the agent's call): every 1.5 s while
+  // a call rings or is being answered, and for the first 30 s after the agent becomes available (when a waiting
+  // caller is most likely put through); every 5 s while available, in a call or in wrap-up, so a call the
+  // softphone never heard of reaches the card within 5 s; at the configured heartbeat rate otherwise.
+  const FAST_POLL_SECONDS = 1.5;
+  const WATCH_POLL_SECONDS = 5;
+  const JUST_AVAILABLE_SECONDS = 30;
+  const WATCHED = ["available", "in_call", "wrap_up"];
   const STATUS_LABELS = {
     offline: "Offline",
     available: "Available",
@@ -37,8 +44,14 @@
     deviceErrors: new Set(), // softphone problems already noted in the activity list
     pendingCall: null, // a ringing Twilio call not yet answered
     twilioCall: null, // the answered Twilio call
-    call: null, // our call record (REST API) for the current call
-    callStartedAt: null,
+    call: null, // the agent's call as the server last described it (heartbeat answer), or null
+    callStartedAt: null, // when the call was answered, by this browser's clock
+    clockOffsetMs: 0, // the server's clock minus this browser's, from the last heartbeat answer
+    endedCallId: null, // the call whose end the softphone already announced
+    fastUntil: 0, // poll fast until this moment (Date.now() milliseconds): the agent just became available
+    polling: null, // the heartbeat in flight, so that two never overlap
+    pollAgain: false, // a refresh was asked for while one was in flight (or while a call action was)
+    acting: false, // a call action (hold, resume, transfer) is in flight: heartbeats wait for it
     timers: {},
   };
 
@@ -274,11 +287,10 @@
     showStep("console");
     renderPresence(agent);
     activity("Signed in as " + (agent.displayName || agent.identity) + ".");
+    if (agent.status === "available") state.fastUntil = Date.now() + JUST_AVAILABLE_SECONDS * 1000;
     heartbeat();
-    state.timers.heartbeat = window.setInterval(heartbeat, cfg.heartbeatSeconds * 1000);
     state.timers.tick = window.setInterval(tick, 1000);
     loadTransferTargets();
-    syncCall();
     startDevice();
   }
 
@@ -301,7 +313,12 @@
       pendingCall: null,
       twilioCall: null,
       call: null,
+      callStartedAt: null,
       agent: null,
+      fastUntil: 0,
+      polling: null,
+      pollAgain: false,
+      acting: false,
     });
     setTokens(null, null);
     $("activity").replaceChildren();
@@ -335,7 +352,8 @@
     const sw = $("available-switch");
     sw.checked = status === "available";
     sw.disabled = BUSY.indexOf(status) !== -1;
-    $("available-label").textContent = status === "available" ? "Available" : "Unavailable";
+    // The switch says what the agent is doing; "Unavailable" only when they are (or are offline).
+    $("available-label").textContent = status === "offline" ? "Unavailable" : STATUS_LABELS[status] || status;
     renderAvailabilityNote();
   }
 
@@ -343,7 +361,8 @@
     const status = (state.agent || {}).status;
     const note = $("availability-note");
     let text = "Calls are offered only while you are available.";
-    if (BUSY.indexOf(status) !== -1) text = "You are on a call; choose your status again when it ends.";
+    if (status === "ringing") text = "A call is ringing for you; you can choose your status again after it.";
+    else if (status === "in_call") text = "You are on a call; choose your status again when it ends.";
     else if (status === "wrap_up") text = "Wrap-up after your last call. Switch on to take calls again now.";
     else if (status === "available" && state.deviceState !== "ready") {
       text = "Calls offered to you cannot ring in this browser until the softphone connects; they go to the next " +
@@ -361,10 +380,9 @@
       const presence = await api("POST", url(cfg.urls.agentStatus, { id: state.agent.id }), { available: wanted });
       renderPresence(presence);
       activity(wanted ? "You are available for calls." : "You are unavailable.");
-      if (presence.offeredCall) {
-        activity("A waiting caller is being put through to you.");
-        syncCall();
-      }
+      if (wanted) state.fastUntil = Date.now() + JUST_AVAILABLE_SECONDS * 1000;
+      if (presence.offeredCall) activity("A waiting caller is being put through to you.");
+      heartbeat();
     } catch (err) {
       sw.checked = !wanted;
       activity("Could not change your status: " + err.message);
@@ -374,22 +392,61 @@
     }
   }
 
-  async function heartbeat() {
-    if (!state.agent) return;
+  // One heartbeat now, then the next one at the rate the agent's state calls for. Asked for while one is in
+  // flight, it runs once more when that one is back (its answer may predate what prompted the ask). Asked for
+  // during a hold, resume or transfer, it runs when that is done: an answer read before the action and arriving
+  // after it would undo on the card what the action did (the Hold button back while the caller is on hold).
+  function heartbeat() {
+    if (!state.agent) return Promise.resolve();
+    if (state.polling || state.acting) {
+      state.pollAgain = true;
+      return state.polling || Promise.resolve();
+    }
+    window.clearTimeout(state.timers.heartbeat);
+    state.polling = sendHeartbeat().finally(() => {
+      state.polling = null;
+      if (!state.agent) return;
+      if (state.pollAgain) {
+        state.pollAgain = false;
+        heartbeat();
+      } else {
+        state.timers.heartbeat = window.setTimeout(heartbeat, pollSeconds() * 1000);
+      }
+    });
+    return state.polling;
+  }
+
+  async function sendHeartbeat() {
+    const sentAt = Date.now();
     try {
-      const presence = await api("POST", url(cfg.urls.heartbeats, { id: state.agent.id }));
-      const before = state.agent.status;
-      renderPresence(presence);
+      const answer = await api("POST", url(cfg.urls.heartbeats, { id: state.agent.id }));
+      if (!state.agent) return;
+      if (answer.serverTime) {
+        // Half the round trip is the best guess of when the server read its clock.
+        const receivedAt = Date.now();
+        state.clockOffsetMs = new Date(answer.serverTime).getTime() - (sentAt + receivedAt) / 2;
+      }
+      renderPresence(answer);
       $("heartbeat-text").textContent = "sent " + clock();
       $("heartbeat-text").classList.remove("bad");
-      if (presence.status !== before || presence.offeredCall || BUSY.indexOf(presence.status) !== -1 || state.call) {
-        syncCall();
-      }
+      applyCall(answer.call || null);
     } catch (err) {
       if (!state.agent) return;
       $("heartbeat-text").textContent = "failed at " + clock() + ": " + err.message;
       $("heartbeat-text").classList.add("bad");
     }
+  }
+
+  function pollSeconds() {
+    const status = (state.agent || {}).status;
+    const call = state.call;
+    const answering = state.twilioCall && !(call && call.state === "connected");
+    if (status === "ringing" || state.pendingCall || answering || (call && call.state === "ringing")) {
+      return FAST_POLL_SECONDS;
+    }
+    if (status === "available" && Date.now() < state.fastUntil) return FAST_POLL_SECONDS;
+    if (WATCHED.indexOf(status) !== -1 || call) return Math.min(WATCH_POLL_SECONDS, cfg.heartbeatSeconds);
+    return cfg.heartbeatSeconds;
   }
 
   // --- transfer targets ------------------------------------------------------------------------------------------
@@ -407,33 +464,55 @@
         option.disabled = !agent.available;
         select.append(option);
       });
-      if (!select.children.length) {
+      const results = data.results || [];
+      const nobody = !results.some((agent) => agent.available);
+      if (nobody) {
+        // Say why at the top of the list, selected, so the dropdown never looks empty or offers a busy colleague.
         const option = document.createElement("option");
-        option.textContent = "No other agents";
+        option.value = "";
+        option.textContent = results.length ? "No agent can take a call now" : "No other agents";
         option.disabled = true;
-        select.append(option);
+        option.selected = true;
+        select.prepend(option);
       }
+      const note = $("transfer-agent-note");
+      say(
+        note,
+        !nobody
+          ? ""
+          : results.length
+            ? "Nobody else is available: every other agent is busy, unavailable or not signed in. " +
+              "Transfer to a phone number instead, or try again in a moment."
+            : "You are the only agent set up. Transfer to a phone number instead.",
+      );
     } catch (err) {
       activity("Could not load the list of agents: " + err.message);
     }
   }
 
-  // --- the current call (our record) -----------------------------------------------------------------------------
+  // --- the current call (as the server describes it) -------------------------------------------------------------
 
-  async function syncCall() {
-    if (!state.agent) return;
-    const params = new URLSearchParams({ agent: String(state.agent.id), ordering: "-createdAt" });
-    ACTIVE_CALL_STATUSES.forEach((status) => params.append("status", status));
-    try {
-      const data = await api("GET", cfg.urls.calls + "?" + params.toString());
-      const call = (data.results || [])[0] || null;
-      const wasCall = state.call;
-      state.call = call;
-      renderCall();
-      if (!call && wasCall && !state.twilioCall) activity("The call has ended.");
-    } catch (err) {
-      // The next heartbeat tries again; the panel keeps what it showed.
+  // The server's word on the agent's call, from a heartbeat answer. The card shows it whatever the softphone heard
+  // from Twilio: a call can ring for the agent while the browser cannot reach Twilio at all.
+  function applyCall(call) {
+    const before = state.call;
+    state.call = call;
+    if (call && call.answeredAt) {
+      // The talk time counts from the answer by the server's clock, translated to this browser's.
+      state.callStartedAt = new Date(new Date(call.answeredAt).getTime() - state.clockOffsetMs);
     }
+    const gone = before && (!call || call.id !== before.id);
+    if (gone && !state.twilioCall && before.id !== state.endedCallId) {
+      activity(
+        before.state === "ringing"
+          ? "The call stopped ringing: the caller hung up, or it went to another agent."
+          : "The call has ended.",
+      );
+    }
+    if (call && call.state === "ringing" && (!before || before.id !== call.id) && !state.pendingCall) {
+      activity("A call from " + callerOf(call, null) + " is ringing for you.");
+    }
+    renderCall();
   }
 
   function callerOf(call, twilioCall) {
@@ -442,34 +521,57 @@
     return params.From || "Unknown caller";
   }
 
+  function lineOf(call) {
+    if (!call || !call.to) return "";
+    return call.lineName ? call.lineName + " (" + call.to + ")" : call.to;
+  }
+
   function renderIncoming() {
     const call = state.call;
     $("incoming-from").textContent = callerOf(call, state.pendingCall);
-    $("incoming-line").textContent = call && call.to ? "on line " + call.to : "";
+    $("incoming-line").textContent = lineOf(call) ? "on " + lineOf(call) : "";
+  }
+
+  function renderRinging(call) {
+    $("ringing-from").textContent = callerOf(call, null);
+    $("ringing-line").textContent = lineOf(call) ? "Calling " + lineOf(call) : "";
+    let note;
+    if (state.pendingCall) note = "Answer with the green button above.";
+    else if (state.deviceState === "ready") {
+      note = "Your softphone has not rung yet; if it does not, the call goes to the next agent after the ring time.";
+    } else {
+      note =
+        "This browser cannot reach Twilio, so the call cannot be answered here; it goes to the next agent after " +
+        "the ring time.";
+    }
+    $("ringing-note").textContent = note;
+    $("ringing-note").classList.toggle("bad", !state.pendingCall && state.deviceState !== "ready");
   }
 
   function renderCall() {
     const call = state.call;
-    // A call still ringing is the banner's business; the panel and its controls are for an answered call (here,
-    // or before a reload of this page).
-    const live = Boolean(state.twilioCall || (call && (call.answeredAt || call.stage === "connected")));
-    show($("no-call"), !live);
+    // Answered in this browser, or answered as far as the server knows (elsewhere, or before a reload).
+    const live = Boolean(state.twilioCall || (call && call.state === "connected"));
+    const ringing = !live && Boolean(call && call.state === "ringing");
+    show($("no-call"), !live && !ringing);
+    show($("ringing-panel"), ringing);
     show($("call-panel"), live);
     if (state.pendingCall) renderIncoming();
+    if (ringing) renderRinging(call);
     if (!live) {
       state.callStartedAt = null;
       return;
     }
     $("call-from").textContent = callerOf(call, state.twilioCall);
-    $("call-line").textContent = call && call.to ? "Line " + call.to : "Line unknown";
+    $("call-line").textContent = call && call.lineName ? lineOf(call) : "Line " + ((call && call.to) || "unknown");
     const onHold = Boolean(call && call.onHold);
-    $("call-state").textContent = onHold ? "On hold" : state.twilioCall ? "Connected" : call ? call.status : "";
+    $("call-state").textContent = onHold ? "On hold" : "Connected";
     $("call-state").dataset.status = onHold ? "wrap_up" : "in_call";
     show($("hold"), !onHold);
     show($("resume"), onHold);
-    if (!state.callStartedAt) {
-      state.callStartedAt = call && call.answeredAt ? new Date(call.answeredAt) : new Date();
-    }
+    // Answered here a moment before the server heard of it: count from now until it says when.
+    if (!state.callStartedAt) state.callStartedAt = new Date();
+    tick();
   }
 
   function tick() {
@@ -481,7 +583,7 @@
   async function callAction(action, body, done) {
     say($("call-error"), "");
     if (!state.call) {
-      await syncCall();
+      await heartbeat();
       if (!state.call) {
         say($("call-error"), "The call is not known to the server yet. Try again in a moment.");
         return;
@@ -489,7 +591,10 @@
     }
     const buttons = document.querySelectorAll("#call-panel button");
     buttons.forEach((button) => (button.disabled = true));
+    state.acting = true;
     try {
+      if (state.polling) await state.polling;
+      if (!state.call) throw new ApiError(409, "ended", "The call has ended.");
       const result = await api("POST", url(cfg.urls.callAction, { id: state.call.id, action: action }), body || {});
       state.call = Object.assign({}, state.call, result);
       renderCall();
@@ -500,6 +605,11 @@
       activity("The " + action.replace("onhold", "hold") + " failed: " + err.message);
     } finally {
       buttons.forEach((button) => (button.disabled = false));
+      state.acting = false;
+      if (state.pollAgain) {
+        state.pollAgain = false;
+        heartbeat();
+      }
     }
   }
 
@@ -562,7 +672,7 @@
           : "Transferred to " + label + ".",
       );
       say($("call-notice"), mode === "warm" ? "Introduce the caller, then hang up." : "Transferred to " + label + ".");
-      syncCall();
+      heartbeat();
     });
   }
 
@@ -606,7 +716,7 @@
       setDevice("unreachable", UNREACHABLE);
     }
     // The SDK retries every few seconds while Twilio is away: note each distinct problem once, not every retry.
-    const text = "Softphone: " + ((error && error.message) || "error") + ".";
+    const text = window.VoiceSdkErrors.sentence(error);
     if (!state.deviceErrors.has(text)) {
       state.deviceErrors.add(text);
       activity(text);
@@ -691,12 +801,18 @@
     renderIncoming();
     show($("incoming-banner"), true);
     say($("call-notice"), "");
-    activity("Incoming call from " + callerOf(state.call, call) + ".");
+    // The heartbeat may have put the ringing call on the card (and in the activity list) already.
+    if (!(state.call && state.call.state === "ringing")) activity("Incoming call from " + callerOf(state.call, call) + ".");
+    renderCall();
     const clear = (message) => () => {
       if (state.pendingCall === call) {
         state.pendingCall = null;
         show($("incoming-banner"), false);
-        if (message) activity(message);
+        if (message) {
+          activity(message);
+          state.endedCallId = state.call ? state.call.id : null;
+        }
+        renderCall();
       }
     };
     call.on("cancel", clear("The caller hung up before you answered."));
@@ -705,8 +821,8 @@
       clear("")();
       onCallEnded(call);
     });
-    call.on("error", (error) => activity("Call error: " + ((error && error.message) || "unknown") + "."));
-    syncCall();
+    call.on("error", (error) => activity(window.VoiceSdkErrors.sentence(error)));
+    heartbeat();
   }
 
   function onAnswer() {
@@ -721,12 +837,10 @@
       return;
     }
     state.twilioCall = call;
-    state.callStartedAt = new Date();
     activity("You answered the call.");
     renderCall();
-    syncCall();
-    // The platform marks the agent in a call once Twilio confirms the answer; show it when it has.
-    state.timers.afterAnswer = window.setTimeout(heartbeat, 1500);
+    // The platform marks the agent in a call once Twilio confirms the answer: polled every 1.5 s until it has.
+    heartbeat();
   }
 
   function onDecline() {
@@ -740,16 +854,19 @@
       // The caller may already have hung up.
     }
     activity("You declined the call.");
+    state.endedCallId = state.call ? state.call.id : null;
+    renderCall();
+    heartbeat();
   }
 
   function onCallEnded(call) {
     if (state.twilioCall !== call) return;
     state.twilioCall = null;
-    state.callStartedAt = null;
+    // Said here once; the server's word that the call is gone, a moment later, does not say it again.
+    state.endedCallId = state.call ? state.call.id : null;
     activity("The call has ended.");
     say($("call-notice"), "");
     renderCall();
-    syncCall();
     heartbeat();
   }
 
