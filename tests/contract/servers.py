@@ -18,11 +18,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import requests
 
 import twilio_emulator.appserver
+from tests.twilio.openapi import TWILIO_OPENAPI  # noqa: F401  (re-exported: the file Prism serves)
 
 REPO = Path(__file__).resolve().parents[2]
 PRISM = REPO / "node_modules" / ".bin" / "prism"
-# Twilio's OpenAPI description lives in shared/, beside the repository (a clone next to shared/ works too).
-TWILIO_OPENAPI = (REPO / ".." / "shared" / "twilio" / "twilio_api_v2010.json").resolve()
 PRISM_PORTS = range(4010, 4020)
 HELPER_PORTS = range(8300, 8350)
 
