@@ -127,6 +127,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Any 5xx (DEBUG on or off): the JSON envelope, or TwiML on Twilio's webhooks; never Django's HTML debug page.
+    "voice_project.server_errors.ServerErrorMiddleware",
     # Serves /static/ from gunicorn too (the admin's assets, the agent console and its softphone bundle), with
     # far-future caching for hashed names; in DEBUG it reads the source folders, so no collectstatic is needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -172,6 +174,22 @@ DATABASES = {
     )
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env_checked("DJANGO_CONN_MAX_AGE", 60, int, "seconds"))
+# SQLite is the default for one machine (`make run`): the dev server, the emulator's callbacks and the console all
+# write at once during a live call. Its defaults make that fail with "database is locked" (a deferred transaction
+# that reads first cannot upgrade to a write lock while another connection writes, and gives up at once), so:
+# - transaction_mode IMMEDIATE: every atomic block takes the write lock when it starts, so it waits instead of
+#   failing half-way;
+# - WAL journal: readers never block the writer nor the writer the readers (synchronous=NORMAL is WAL's safe mode);
+# - timeout: how long a writer waits for the lock (seconds) before giving up.
+SQLITE_BUSY_TIMEOUT_SECONDS = env_checked("DJANGO_SQLITE_TIMEOUT", 20, _non_negative_int, "seconds")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+            "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
