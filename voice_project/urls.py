@@ -1,8 +1,9 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from voice_project.api_docs import LocalRedocView, redoc_bundle
 from voice_project.health import healthz
 from voiceconfig.admin_views import overview as voice_overview
 from voiceconfig.api.auth import TokenObtainView, TokenRefreshView
@@ -23,7 +24,8 @@ urlpatterns = [
     path("api/auth/2fa/confirm", TwoFactorConfirmView.as_view(), name="twofactor-confirm"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/redoc/", LocalRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/redoc/redoc.standalone.js", redoc_bundle, name="redoc-bundle"),
     # Twilio's numbers for sale (decision 11): voiceconfig's path, served by voicetwilio (the only app that talks
     # to Twilio), declared before the voiceconfig include so voiceconfig never imports voicetwilio.
     path("voiceconfig/phonenumbers", PhoneNumberSearchView.as_view(), name="phonenumber-search"),
