@@ -386,6 +386,9 @@ LOGGING = {
         # One line per request with method, path, status, duration and CallSid; DJANGO_REQUEST_LOG_LEVEL=WARNING
         # keeps only the failures.
         "voice.request": {"level": env.str("DJANGO_REQUEST_LOG_LEVEL", default="INFO")},
+        # twilio-python logs every REST request's method, URL and headers at INFO: debugging detail, not news.
+        # TWILIO_HTTP_LOG_LEVEL=INFO shows them again.
+        "twilio.http_client": {"level": env.str("TWILIO_HTTP_LOG_LEVEL", default="WARNING")},
     },
 }
 

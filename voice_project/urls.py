@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, reverse_lazy
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from voice_project.api_docs import LocalRedocView, redoc_bundle
@@ -11,6 +11,9 @@ from voiceconfig.api.errors import json_not_found, json_server_error
 from voiceconfig.api.twofactor import TwoFactorConfirmView, TwoFactorEnrolView, TwoFactorVerifyView
 from voicetwilio import console_page
 from voicetwilio.console_views import PhoneNumberSearchView
+
+# The admin's "View site" link: the live overview of lines, agents and waiting callers (there is no page at /).
+admin.site.site_url = reverse_lazy("voice-overview")
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
