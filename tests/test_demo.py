@@ -14,6 +14,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from tests.conftest import call_sid
+from tests.twilio.fixtures import twiml_of
 from voiceconfig.management.commands import load_demo
 from voiceconfig.models import (
     AgentStatus,
@@ -198,3 +199,11 @@ def test_the_demo_agent_logins_get_a_token_that_sees_their_own_record(demo, user
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {login.json()['access']}")
     agents = client.get("/voiceconfig/voiceagents").json()["results"]
     assert [agent["identity"] for agent in agents] == [username]
+
+
+def test_a_caller_on_the_demo_line_hears_each_menu_option_once(demo, twilio):
+    root = twiml_of(twilio.incoming(to=load_demo.DEMO_NUMBER))
+
+    spoken = " ".join(say.text or "" for say in root.iter("Say")).lower()
+    assert spoken.count("sales") == 1 and spoken.count("support") == 2  # "Demo Support" greets, the option once
+    assert spoken.count("press 1") == 1 and spoken.count("press 2") == 1
