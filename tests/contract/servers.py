@@ -57,7 +57,8 @@ class PrismProcess:
             try:
                 requests.get(self.url + "/", timeout=1)
                 return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # Not listening yet, or listening but still reading Twilio's 1.8 MB description (a loaded machine).
                 time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"prism did not listen on {self.url} within {timeout} s")
