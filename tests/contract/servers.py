@@ -50,6 +50,13 @@ class PrismProcess:
             start_new_session=True,
         )
         log.close()
+        try:
+            self._wait_until_listening(timeout)
+        except BaseException:
+            self.stop()  # whatever went wrong (even Ctrl-C), no Prism is left running
+            raise
+
+    def _wait_until_listening(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -60,7 +67,6 @@ class PrismProcess:
             except (requests.ConnectionError, requests.Timeout):
                 # Not listening yet, or listening but still reading Twilio's 1.8 MB description (a loaded machine).
                 time.sleep(0.2)
-        self.stop()
         raise RuntimeError(f"prism did not listen on {self.url} within {timeout} s")
 
     def stop(self) -> None:
