@@ -50,6 +50,7 @@ run-with-emulator: install
 	trap 'kill $$emulator 2>/dev/null' EXIT INT TERM; \
 	echo "No Twilio account configured: the app uses the local Twilio emulator on $$TWILIO_API_BASE_URL."; \
 	echo "Ring the demo line: curl -X POST $$TWILIO_API_BASE_URL/_emulator/calls -d '{\"to\": \"+14155550100\"}'"; \
+	echo "  (the caller hangs up by itself after 120 s; add \"hangUpAfter\": null to keep them on, or a number of seconds)"; \
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # Ring the demo line through the local Twilio emulator and print the whole call (scenarios/demo.yaml).

@@ -10,6 +10,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from tests.network_guard import NetworkGuard
 from tests.twilio.payloads import sid
 from voiceconfig import services
 from voiceconfig.models import PhoneLine, VoiceConfig
@@ -48,6 +49,16 @@ def _fresh_throttle_counters(request, django_db_blocker):
     if "transactional_db" in request.fixturenames or (marker and marker.kwargs.get("transaction")):
         with django_db_blocker.unblock():
             cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def network_guard():
+    """Any connection off loopback fails the test, even when the code under test swallows the error."""
+    guard = NetworkGuard()
+    with guard.installed():
+        yield guard
+    if guard.violations:
+        pytest.fail(f"this test tried to connect off loopback: {', '.join(guard.violations)}", pytrace=False)
 
 
 @pytest.fixture(autouse=True)

@@ -3,19 +3,17 @@ Twilio's shape (checked against Twilio's OpenAPI description) and Twilio's error
 
 import json
 import os
-from pathlib import Path
 
 import jsonschema
 import pytest
 import requests
 
+from tests.twilio.openapi import TWILIO_OPENAPI as OPENAPI  # Twilio's own description, vendored in tests/fixtures
 from twilio_emulator.appserver import free_port
 from twilio_emulator.factory import Credentials, build
 from twilio_emulator.people import Directory, Person, Ring, RingPlan
 from voicetwilio import gateway
 
-# Twilio's own OpenAPI description, beside the repository (as tests/contract finds it).
-OPENAPI = (Path(__file__).resolve().parents[1] / ".." / "shared" / "twilio" / "twilio_api_v2010.json").resolve()
 CREDENTIALS = Credentials()
 ACCOUNT = CREDENTIALS.account_sid
 AUTH = (CREDENTIALS.account_sid, CREDENTIALS.auth_token)

@@ -2,7 +2,7 @@
 
 The gateway is not mocked here: TWILIO_API_BASE_URL points twilio-python at a fake api.twilio.com (started by the
 test) that records each request and answers with Twilio's JSON shapes. Each recorded form is then checked against
-the request schema in ../shared/twilio/twilio_api_v2010.json.
+the request schema in tests/fixtures/twilio/openapi/twilio_api_v2010.json.
 """
 
 from datetime import timedelta

@@ -56,14 +56,30 @@ def test_the_schema_is_openapi_3_and_needs_no_login(db):
     assert document["info"]["title"] == "Voice API"
 
 
-@pytest.mark.parametrize(("path", "marker"), [("/api/docs/", b"swagger-ui"), ("/api/redoc/", b"redoc")])
-def test_swagger_ui_and_redoc_answer_and_load_their_assets_from_our_own_static_files(db, path, marker):
+@pytest.mark.parametrize(
+    ("path", "marker", "asset"),
+    [
+        ("/api/docs/", b"swagger-ui", b"/static/drf_spectacular_sidecar/"),
+        ("/api/redoc/", b"redoc", b"/api/redoc/redoc.standalone.js"),
+    ],
+)
+def test_swagger_ui_and_redoc_answer_and_load_their_assets_from_this_server(db, path, marker, asset):
     response = Client().get(path)
 
     assert response.status_code == 200
     assert marker in response.content.lower()
     assert b"cdn.jsdelivr.net" not in response.content  # served locally (drf-spectacular-sidecar): works offline
-    assert b"/static/drf_spectacular_sidecar/" in response.content
+    assert b"fonts.googleapis.com" not in response.content
+    assert asset in response.content
+
+
+def test_the_redoc_bundle_is_the_sidecars_without_redoclys_cdn_logo(db):
+    response = Client().get("/api/redoc/redoc.standalone.js")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/javascript")
+    assert b"Redoc" in response.content and len(response.content) > 500_000
+    assert b"cdn.redoc.ly" not in response.content
 
 
 def test_the_docs_assets_are_served_by_the_app_itself(db, settings):

@@ -156,8 +156,11 @@ class Person(Party):
         steps: list[Step] | None = None,
         console: Console | None = None,
         patience_alone: float = 5.0,
+        hang_up_after: float | None = None,
     ):
         self.name = name
+        # A caller's limit: hang up this many clock seconds after dialling, wherever the call is (None: never).
+        self.hang_up_after = hang_up_after
         self.rings = rings or [Ring(RingPlan(answer_after=3.0))]
         self.steps = steps or []  # a caller's steps (from dialling)
         self.console = console
@@ -174,6 +177,15 @@ class Person(Party):
 
     def dialing(self, world: "World", call: Call) -> None:
         world.spawn(lambda: self.follow(world, call, self.steps), name=f"{self.name}-steps")
+        if self.hang_up_after is not None:
+            world.spawn(lambda: self.hang_up_in_time(world, call), name=f"{self.name}-limit")
+
+    def hang_up_in_time(self, world: "World", call: Call) -> None:
+        """Give up after `hang_up_after` seconds on the line, so a forgotten demo call never stays live for good."""
+        if world.clock.wait(lambda: call.ended, self.hang_up_after):
+            return
+        world.timeline.add(self.name, "act", f"has been on the line for {self.hang_up_after:g} s")
+        self.hang_up(world, call)
 
     def connected(self, world: "World", call: Call) -> None:
         steps = self._steps_for.get(call.sid, [])

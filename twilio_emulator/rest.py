@@ -659,8 +659,29 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(500, ApiError(500, 20500, "Internal Server Error").body())
 
 
+# A caller placed by hand hangs up by itself after this many clock seconds (real seconds under `make run`, whose
+# clock runs at speed 1), so a forgotten demo call never leaves an agent "In a call" for good.
+# `"hangUpAfter": null` keeps the caller on the line until someone hangs up.
+DEFAULT_HANG_UP_AFTER_SECONDS = 120.0
+
+
+def _hang_up_after(spec: dict) -> float | None:
+    if "hangUpAfter" not in spec:
+        return DEFAULT_HANG_UP_AFTER_SECONDS
+    value = spec["hangUpAfter"]
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"hangUpAfter is a positive number of seconds, or null to stay on the line: {value!r}")
+    return float(value)
+
+
 class Control:
-    """`/_emulator/...`: place a call by hand, see the calls and the timeline (local use; no auth)."""
+    """`/_emulator/...`: place a call by hand, see the calls and the timeline (local use; no auth).
+
+    `POST /_emulator/calls {"to": "+14155550100", "from"?, "name"?, "steps"?, "hangUpAfter"?}`: the caller hangs
+    up after `hangUpAfter` clock seconds (default DEFAULT_HANG_UP_AFTER_SECONDS; null: never).
+    """
 
     def __init__(self, world: World):
         self.world = world
@@ -682,12 +703,19 @@ class Control:
             try:
                 spec = json.loads(body or "{}")
                 steps = [Step.parse(raw) for raw in spec.get("steps", [])]
-                caller = Person(spec.get("name", "caller"), steps=steps, rings=[Ring(RingPlan())], patience_alone=30)
+                hang_up_after = _hang_up_after(spec)
+                caller = Person(
+                    spec.get("name", "caller"),
+                    steps=steps,
+                    rings=[Ring(RingPlan())],
+                    patience_alone=30,
+                    hang_up_after=hang_up_after,
+                )
                 call = world.place_inbound_call(from_=spec.get("from", "+15005550006"), to=spec["to"], party=caller)
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 handler._send_json(400, {"error": "bad_request", "message": str(exc)})
                 return
-            handler._send_json(201, {"callSid": call.sid})
+            handler._send_json(201, {"callSid": call.sid, "hangUpAfter": hang_up_after})
         else:
             handler._send_json(404, {"error": "not_found", "message": f"no {method} {path} here"})
 

@@ -65,6 +65,16 @@ def _first_call_sid(params) -> str:
     return next((params[key] for key in CALL_SID_KEYS if params.get(key)), "")
 
 
+# Requests that repeat on a timer while nothing new happens: Twilio fetching a waiting caller's hold music (the
+# conference waitUrl, every ~10 s) and each open console's heartbeat. Their answers are logged at DEBUG when they
+# succeed, so the request log says what changed; a failure is logged at INFO like any other request.
+PERIODIC_PATH = re.compile(r"^/voicetwilio/(queuewait|agent/[^/]+/heartbeats)$")
+
+
+def _level_for(path: str, status: int) -> int:
+    return logging.DEBUG if status < 400 and PERIODIC_PATH.match(path) else logging.INFO
+
+
 class CallContextMiddleware:
     """Binds the request id and CallSid for the request's log lines, and logs one line per request."""
 
@@ -80,7 +90,8 @@ class CallContextMiddleware:
         call_token = call_sid_var.set(call_sid_of(request)[:64])
         try:
             response = self.get_response(request)
-            request_logger.info(
+            request_logger.log(
+                _level_for(request.path, response.status_code),
                 "%s %s %s",
                 request.method,
                 request.path,

@@ -129,6 +129,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy on every answer (voice_project/csp.py; the policy is below).
     "voice_project.csp.VoiceCSPMiddleware",
+    # Any 5xx (DEBUG on or off): the JSON envelope, or TwiML on Twilio's webhooks; never Django's HTML debug page.
+    "voice_project.server_errors.ServerErrorMiddleware",
     # Serves /static/ from gunicorn too (the admin's assets, the agent console and its softphone bundle), with
     # far-future caching for hashed names; in DEBUG it reads the source folders, so no collectstatic is needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -179,6 +181,22 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env_checked("DJANGO_CONN_MAX_AGE
 # A persistent connection can die between requests (database restart, fail-over, a proxy's idle timeout): check it
 # before the request's first query and reconnect, or that query fails and the webhook must be refused.
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# SQLite is the default for one machine (`make run`): the dev server, the emulator's callbacks and the console all
+# write at once during a live call. Its defaults make that fail with "database is locked" (a deferred transaction
+# that reads first cannot upgrade to a write lock while another connection writes, and gives up at once), so:
+# - transaction_mode IMMEDIATE: every atomic block takes the write lock when it starts, so it waits instead of
+#   failing half-way;
+# - WAL journal: readers never block the writer nor the writer the readers (synchronous=NORMAL is WAL's safe mode);
+# - timeout: how long a writer waits for the lock (seconds) before giving up.
+SQLITE_BUSY_TIMEOUT_SECONDS = env_checked("DJANGO_SQLITE_TIMEOUT", 20, _non_negative_int, "seconds")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+            "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -316,6 +334,7 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": True,
 }
 
+SYSTEM_FONTS = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 SPECTACULAR_SETTINGS = {
     "TITLE": "Voice API",
     "DESCRIPTION": "The voice channel of the customer-service platform: configuration, calls and Twilio webhooks.",
@@ -326,6 +345,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Redoc in the system's fonts: no web font is fetched from anywhere (voice_project/api_docs.py).
+    "REDOC_UI_SETTINGS": {
+        "theme": {
+            "typography": {
+                "fontFamily": SYSTEM_FONTS,
+                "headings": {"fontFamily": SYSTEM_FONTS},
+                "code": {"fontFamily": "ui-monospace, SFMono-Regular, Menlo, Consolas, 'Liberation Mono', monospace"},
+            }
+        }
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
@@ -405,6 +434,9 @@ LOGGING = {
         # The development server logs each request line with its query string: through our handler, so that a
         # code or token in the query is scrubbed there too.
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # twilio-python logs every REST request's method, URL and headers at INFO: debugging detail, not news.
+        # TWILIO_HTTP_LOG_LEVEL=INFO shows them again.
+        "twilio.http_client": {"level": env.str("TWILIO_HTTP_LOG_LEVEL", default="WARNING")},
     },
 }
 

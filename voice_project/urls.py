@@ -1,8 +1,9 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from django.urls import include, path, reverse_lazy
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from voice_project.api_docs import LocalRedocView, redoc_bundle
 from voice_project.health import healthz
 from voiceconfig import staff_twofactor
 from voiceconfig.admin_views import overview as voice_overview
@@ -11,6 +12,9 @@ from voiceconfig.api.errors import json_not_found, json_server_error
 from voiceconfig.api.twofactor import TwoFactorConfirmView, TwoFactorEnrolView, TwoFactorVerifyView
 from voicetwilio import console_page
 from voicetwilio.console_views import PhoneNumberSearchView
+
+# The admin's "View site" link: the live overview of lines, agents and waiting callers (there is no page at /).
+admin.site.site_url = reverse_lazy("voice-overview")
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -27,7 +31,8 @@ urlpatterns = [
     path("api/auth/2fa/confirm", TwoFactorConfirmView.as_view(), name="twofactor-confirm"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/redoc/", LocalRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/redoc/redoc.standalone.js", redoc_bundle, name="redoc-bundle"),
     # Twilio's numbers for sale (decision 11): voiceconfig's path, served by voicetwilio (the only app that talks
     # to Twilio), declared before the voiceconfig include so voiceconfig never imports voicetwilio.
     path("voiceconfig/phonenumbers", PhoneNumberSearchView.as_view(), name="phonenumber-search"),

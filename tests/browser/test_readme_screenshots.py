@@ -1,8 +1,9 @@
-"""Refreshes the README's screenshots with the same headless Chromium: `VOICE_SCREENSHOTS_DIR=docs pytest -k readme`.
+"""The pages shown in docs/ on a seeded database: the overview counts what was seeded, the console shows the caller
+ringing and then the call, each page fits its window, and each screenshot is taken.
 
-Not a check (it asserts only that the pages rendered); it skips unless VOICE_SCREENSHOTS_DIR names a folder.
-Twilio cannot be reached from here, so the console's incoming call is rung through the stand-in SDK that the
-browser tests use; everything else on both pages is the real application on a seeded database.
+The screenshots go to a temporary folder; `VOICE_SCREENSHOTS_DIR=docs pytest -k screenshots` refreshes the ones in
+docs/. Twilio cannot be reached from here, so the console's incoming call is rung through the stand-in SDK that
+the browser tests use; everything else on both pages is the real application on a seeded database.
 """
 
 import os
@@ -44,12 +45,21 @@ def _call(n: int, line: PhoneLine, caller: str, *, waited: int, agent=None, stag
     )
 
 
-@pytest.mark.skipif(not OUT, reason="set VOICE_SCREENSHOTS_DIR=docs to refresh the README screenshots")
-def test_readme_screenshots(transactional_db, open_page, console_assets):
-    out = Path(OUT)
+def fits_its_window(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+def test_docs_screenshots_show_the_seeded_pages(transactional_db, open_page, console_assets, tmp_path):
+    out = Path(OUT) if OUT else tmp_path
     out.mkdir(parents=True, exist_ok=True)
     now = timezone.now()
-    config = VoiceConfig.objects.create(name="Customer support", time_zone="Europe/London")
+    config = VoiceConfig.objects.create(name="Customer support", time_zone="America/Los_Angeles")
     support = PhoneLine.objects.create(name="Support line", phone_number="+14155550100", config=config)
     sales = PhoneLine.objects.create(name="Sales line", phone_number="+14155550177", config=config)
     make_user("manager", staff=True)
@@ -70,6 +80,11 @@ def test_readme_screenshots(transactional_db, open_page, console_assets):
     admin_login(admin, "manager")
     admin.goto("/admin/voice/overview/")
     admin.wait_for_selector("[data-testid=available-count]")
+    # Seeded: alice and priya available with a live console (farid's heartbeat is 10 minutes old), bob on a
+    # call; three callers waiting (dev is being rung for one of them).
+    assert admin.inner_text("[data-testid=available-count]").strip() == "2"
+    assert admin.inner_text("[data-testid=waiting-count]").strip() == "3"
+    assert fits_its_window(admin)
     admin.screenshot(path=str(out / "admin-overview.png"))
 
     ringing = _call(5, support, "+14155550123", waited=8, agent=alice)
@@ -79,6 +94,7 @@ def test_readme_screenshots(transactional_db, open_page, console_assets):
     VoiceAgent.objects.filter(pk=alice.pk).update(status=AgentStatus.RINGING)
     agent.evaluate("window.__fakeTwilio.ring({From: '+14155550100'})")
     agent.wait_for_selector("#incoming-from:text('+14155550123')")
+    assert fits_its_window(agent)
     agent.screenshot(path=str(out / "console-incoming.png"))
 
     agent.click("#answer")
@@ -86,5 +102,7 @@ def test_readme_screenshots(transactional_db, open_page, console_assets):
     VoiceAgent.objects.filter(pk=alice.pk).update(status=AgentStatus.IN_CALL)
     agent.wait_for_selector("#call-panel:not([hidden])")
     agent.wait_for_selector("#status-pill[data-status=in_call]")
+    assert fits_its_window(agent)
     agent.screenshot(path=str(out / "console-call.png"))
-    assert all((out / name).stat().st_size > 10_000 for name in ("admin-overview.png", "console-incoming.png"))
+    assert png_size(out / "admin-overview.png") == (1280, 860)
+    assert png_size(out / "console-incoming.png") == png_size(out / "console-call.png") == (1200, 760)

@@ -27,7 +27,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def prism(tmp_path_factory):
     if not TWILIO_OPENAPI.exists():
-        pytest.fail(f"Twilio's OpenAPI description is missing: expected {TWILIO_OPENAPI} (shared/ beside the repo)")
+        pytest.fail(f"Twilio's OpenAPI description is missing: at {TWILIO_OPENAPI} (tests/fixtures/twilio/openapi/)")
     server = PrismProcess(tmp_path_factory.mktemp("prism") / "prism.log")
     server.start()
     yield server

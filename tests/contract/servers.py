@@ -18,11 +18,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import requests
 
 import twilio_emulator.appserver
+from tests.twilio.openapi import TWILIO_OPENAPI  # noqa: F401  (re-exported: the file Prism serves)
 
 REPO = Path(__file__).resolve().parents[2]
 PRISM = REPO / "node_modules" / ".bin" / "prism"
-# Twilio's OpenAPI description lives in shared/, beside the repository (a clone next to shared/ works too).
-TWILIO_OPENAPI = (REPO / ".." / "shared" / "twilio" / "twilio_api_v2010.json").resolve()
 PRISM_PORTS = range(4010, 4020)
 HELPER_PORTS = range(8300, 8350)
 
@@ -51,6 +50,13 @@ class PrismProcess:
             start_new_session=True,
         )
         log.close()
+        try:
+            self._wait_until_listening(timeout)
+        except BaseException:
+            self.stop()  # whatever went wrong (even Ctrl-C), no Prism is left running
+            raise
+
+    def _wait_until_listening(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -58,9 +64,9 @@ class PrismProcess:
             try:
                 requests.get(self.url + "/", timeout=1)
                 return
-            except (requests.ConnectionError, requests.Timeout):  # a loaded machine: Prism listens, not answering yet
+            except (requests.ConnectionError, requests.Timeout):
+                # Not listening yet, or listening but still reading Twilio's 1.8 MB description (a loaded machine).
                 time.sleep(0.2)
-        self.stop()
         raise RuntimeError(f"prism did not listen on {self.url} within {timeout} s")
 
     def stop(self) -> None:

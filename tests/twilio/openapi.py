@@ -1,4 +1,5 @@
-"""Check a form we sent to Twilio's REST API against Twilio's official OpenAPI description (../shared/twilio/).
+"""Check a form we sent to Twilio's REST API against Twilio's official OpenAPI description
+(vendored in tests/fixtures/twilio/openapi/, with its licence).
 
 A light, dependency-free reading of the request body schema: required fields present, no unknown fields, and
 each value of the declared type (integer, boolean, enum, URI). Prism (tests/contract) does the full validation;
@@ -11,7 +12,8 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-TWILIO_OPENAPI = (Path(__file__).resolve().parents[2] / ".." / "shared" / "twilio" / "twilio_api_v2010.json").resolve()
+# Vendored inside the repository (tests/fixtures/twilio/openapi/README.md says where from): a clone stands alone.
+TWILIO_OPENAPI = Path(__file__).resolve().parents[1] / "fixtures" / "twilio" / "openapi" / "twilio_api_v2010.json"
 
 
 def available() -> bool:

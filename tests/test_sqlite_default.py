@@ -1,0 +1,97 @@
+"""SQLite, the default for one machine, survives several writers at once (issue 12 item 1).
+
+Each case runs real processes on a real SQLite file, as `make run` does (the dev server, the emulator's callbacks
+and the console writing at once); the test database of the rest of the suite is in memory and proves nothing here.
+"""
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# A read-modify-write in one transaction: the shape of every service that locks a row and then updates it. Under
+# SQLite's default DEFERRED transactions two of these at once fail with "database is locked" (the reader cannot
+# upgrade to a writer while another connection writes, and SQLite gives up at once rather than wait).
+WORKER = """
+from django.db import connection, transaction
+for _ in range({rounds}):
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT n FROM counter")
+            (n,) = cursor.fetchone()
+            cursor.execute("UPDATE counter SET n = %s", [n + 1])
+print("WORKER-DONE")
+"""
+
+PROBE = """
+from django.db import connection
+with connection.cursor() as cursor:
+    cursor.execute("PRAGMA journal_mode")
+    journal = cursor.fetchone()[0]
+    cursor.execute("PRAGMA synchronous")
+    synchronous = cursor.fetchone()[0]
+    cursor.execute("PRAGMA busy_timeout")
+    busy_ms = cursor.fetchone()[0]
+print("VALUE=" + repr((journal, synchronous, busy_ms, connection.transaction_mode)))
+"""
+
+
+def clean_env(**extra: str) -> dict:
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), **extra}
+
+
+def shell(code: str, **env: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=clean_env(DJANGO_DEBUG="1", **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_the_sqlite_default_uses_wal_a_busy_timeout_and_immediate_transactions(tmp_path):
+    process = shell(PROBE, DATABASE_URL=f"sqlite:///{tmp_path}/voice.sqlite3")
+    out, err = process.communicate(timeout=120)
+
+    assert process.returncode == 0, err
+    value = next(line[6:] for line in out.splitlines() if line.startswith("VALUE="))
+    # synchronous 1 is NORMAL; the busy timeout is 20 s, read back from SQLite itself (not from settings).
+    assert value == "('wal', 1, 20000, 'IMMEDIATE')"
+
+
+def test_postgresql_gets_none_of_the_sqlite_options():
+    process = shell(
+        "from django.conf import settings; print('VALUE=' + repr(settings.DATABASES['default'].get('OPTIONS')))",
+        DATABASE_URL="postgres://voice@127.0.0.1:5432/voice_unused",
+    )
+    out, err = process.communicate(timeout=120)
+
+    assert process.returncode == 0, err
+    assert "VALUE=None" in out or "VALUE={}" in out, out
+
+
+@pytest.mark.parametrize("writers", [4])
+def test_concurrent_writers_on_the_default_sqlite_never_see_database_is_locked(tmp_path, writers):
+    database = tmp_path / "voice.sqlite3"
+    with sqlite3.connect(database) as setup:
+        setup.execute("CREATE TABLE counter (n INTEGER NOT NULL)")
+        setup.execute("INSERT INTO counter VALUES (0)")
+    rounds = 150
+
+    processes = [shell(WORKER.format(rounds=rounds), DATABASE_URL=f"sqlite:///{database}") for _ in range(writers)]
+    results = [process.communicate(timeout=300) for process in processes]
+
+    for process, (out, err) in zip(processes, results, strict=True):
+        assert "database is locked" not in err
+        assert process.returncode == 0, err[-2000:]
+        assert "WORKER-DONE" in out
+    with sqlite3.connect(database) as check:
+        (total,) = check.execute("SELECT n FROM counter").fetchone()
+    assert total == writers * rounds  # no write lost either
