@@ -121,7 +121,7 @@ def test_the_database_constraint_still_answers_409_when_the_check_is_raced(
     staff_client, calls, other_agent, monkeypatch
 ):
     # Another request assigned the agent between our check and our insert: the constraint is the last word.
-    monkeypatch.setattr("voiceconfig.services.agent_active_call", lambda **kwargs: None)
+    monkeypatch.setattr("voiceconfig.calls.agent_active_call", lambda **kwargs: None)
 
     response = staff_client.post(
         CALLS, {"callSid": call_sid(14), "agent": other_agent.pk, "status": "ringing"}, format="json"

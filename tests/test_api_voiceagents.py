@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from tests.conftest import call_sid, make_user
+from voiceconfig.calls import available_agents
 from voiceconfig.models import AgentStatus, Call, CallStatus, VoiceAgent
 
 URL = "/voiceconfig/voiceagents"
@@ -116,14 +117,16 @@ def test_an_unknown_status_is_refused(staff_client, agent):
     assert "status" in response.json()["details"]
 
 
-def test_setting_available_records_the_change_and_counts_as_a_heartbeat(staff_client, agent):
+def test_staff_setting_an_agent_available_records_the_change_but_is_no_heartbeat(staff_client, agent):
     response = staff_client.patch(f"{URL}/{agent.pk}", {"status": "available"}, format="json")
 
     assert response.status_code == 200, response.content
     agent.refresh_from_db()
     assert agent.status == "available"
-    assert agent.last_heartbeat_at is not None
     assert response.json()["statusChangedAt"] is not None
+    # Presence comes from the agent's console: with none open, staff's choice does not make them routable.
+    assert agent.last_heartbeat_at is None
+    assert agent not in available_agents(line=None)
 
 
 def test_an_agent_on_a_live_call_cannot_be_set_offline_over_rest(staff_client, agent):

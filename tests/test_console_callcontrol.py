@@ -15,7 +15,7 @@ from tests.console_support import CONFERENCE_SID, connected_call, install_fake_g
 from tests.twilio.payloads import sid
 from voiceconfig import calls as call_services
 from voiceconfig.models import AgentStatus, Call, CallEvent, CallLog, CallStatus, VoiceAgent, VoiceConfig
-from voicetwilio import callcontrol, routing
+from voicetwilio import callcontrol
 
 
 @pytest.fixture
@@ -228,7 +228,10 @@ def test_a_cold_transfer_to_a_number_adds_it_and_takes_the_agent_out(agent, agen
     assert added["label"] == "transfer"
     assert added["end_conference_on_exit"] is True
     assert added["timeout_seconds"] == line.config.ring_timeout_seconds
-    assert added["status_callback_url"] == f"http://testserver/voicetwilio/participantcallback?callSid={call.call_sid}"
+    row = call.transfers.get()
+    assert added["status_callback_url"] == (
+        f"http://testserver/voicetwilio/participantcallback?callSid={call.call_sid}&transfer={row.pk}"
+    )
     assert fake_gateway.kwargs("set_participant_ends_conference") == [
         {"conference_sid": CONFERENCE_SID, "call_sid": agent_leg, "end_conference_on_exit": False}
     ]
@@ -236,6 +239,8 @@ def test_a_cold_transfer_to_a_number_adds_it_and_takes_the_agent_out(agent, agen
     body = response.json()
     assert body["agent"] is None
     assert body["transfer"] == {
+        "id": row.pk,
+        "state": "ringing",
         "step": 1,
         "type": "phonenumber",
         "to": "+14155550123",
@@ -253,6 +258,10 @@ def test_a_cold_transfer_to_a_number_adds_it_and_takes_the_agent_out(agent, agen
     [entry] = logs(call, CallEvent.TRANSFER)
     assert entry.message == "Cold transfer #1: agent alice passed the call to +14155550123"
     assert logs(call, CallEvent.AGENT)[0].message == "Agent alice left the call (cold transfer #1)"
+    row.refresh_from_db()
+    assert (row.state, row.mode, row.target_type, row.target) == ("ringing", "cold", "phonenumber", "+14155550123")
+    assert (row.from_agent, row.to_agent, row.from_leg_sid, row.leg_sid) == (agent, None, agent_leg, sid("CA", 5001))
+    assert row.conference_sid == CONFERENCE_SID
 
 
 def test_a_cold_transfer_to_an_agent_reserves_and_rings_them(agent, other_agent, agent_client, call, fake_gateway):
@@ -264,7 +273,10 @@ def test_a_cold_transfer_to_an_agent_reserves_and_rings_them(agent, other_agent,
     added = fake_gateway.kwargs("add_participant")[0]
     assert added["to"] == "client:bob"
     assert added["label"] == "agent"
-    assert added["status_callback_url"].endswith(f"?callSid={call.call_sid}&agent={other_agent.pk}")
+    transfer_id = call.transfers.get().pk
+    assert added["status_callback_url"].endswith(
+        f"?callSid={call.call_sid}&transfer={transfer_id}&agent={other_agent.pk}"
+    )
     call.refresh_from_db()
     # Reserved as routing reserves: the call's agent, ringing, their leg attached for the participant callbacks.
     assert call.agent == other_agent
@@ -322,12 +334,12 @@ def test_when_the_warm_transferring_agent_hangs_up_they_wrap_up(agent, other_age
     agent_leg = call.agent_call_sid
     transfer(agent_client, call, type="client", to="bob", mode="warm")
 
-    assert callcontrol.agent_leg_left(call_sid=call.call_sid, leg_sid=agent_leg, agent_id=agent.pk) is True
+    assert call_services.agent_leave_call(call_sid=call.call_sid, leg_sid=agent_leg, agent_id=agent.pk) is True
 
     agent.refresh_from_db()
     assert agent.status == AgentStatus.WRAP_UP
     assert hold(agent_client, call).status_code == 404
-    assert callcontrol.agent_leg_left(call_sid=call.call_sid, leg_sid=agent_leg, agent_id=agent.pk) is False
+    assert call_services.agent_leave_call(call_sid=call.call_sid, leg_sid=agent_leg, agent_id=agent.pk) is False
 
 
 def test_when_the_agent_leaves_a_warm_transfer_to_a_number_the_call_goes_on_without_them(
@@ -335,7 +347,7 @@ def test_when_the_agent_leaves_a_warm_transfer_to_a_number_the_call_goes_on_with
 ):
     transfer(agent_client, call, type="phonenumber", to="+442071838750", mode="warm")
 
-    assert callcontrol.agent_leg_left(call_sid=call.call_sid, leg_sid=call.agent_call_sid, agent_id=agent.pk)
+    assert call_services.agent_leave_call(call_sid=call.call_sid, leg_sid=call.agent_call_sid, agent_id=agent.pk)
 
     call.refresh_from_db()
     assert call.agent is None and call.status == CallStatus.IN_PROGRESS
@@ -344,7 +356,7 @@ def test_when_the_agent_leaves_a_warm_transfer_to_a_number_the_call_goes_on_with
 
 
 def test_an_ordinary_agent_hang_up_is_left_to_the_callers_status_callback(agent, call):
-    assert not callcontrol.agent_leg_left(call_sid=call.call_sid, leg_sid=call.agent_call_sid, agent_id=agent.pk)
+    assert not call_services.agent_leave_call(call_sid=call.call_sid, leg_sid=call.agent_call_sid, agent_id=agent.pk)
     agent.refresh_from_db()
     assert agent.status == AgentStatus.IN_CALL
 
@@ -442,7 +454,7 @@ def test_the_receiving_agent_is_no_longer_offered_to_routing(other_agent, agent_
     make_available(other_agent)
     transfer(agent_client, call, type="client", to="bob")
 
-    assert other_agent not in routing.available_agents(line=line)
+    assert other_agent not in call_services.available_agents(line=line)
 
 
 # --- a transfer nobody answers -----------------------------------------------------------------------------

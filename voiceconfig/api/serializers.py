@@ -5,6 +5,7 @@ from django.db import transaction
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
+from voiceconfig import calls as call_services
 from voiceconfig import services
 from voiceconfig.models import (
     TERMINAL_CALL_STATUSES,
@@ -15,6 +16,7 @@ from voiceconfig.models import (
     Holiday,
     IvrOption,
     PhoneLine,
+    Transfer,
     VoiceAgent,
     VoiceConfig,
 )
@@ -229,7 +231,9 @@ class VoiceAgentSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(
                 "Only offline, available or unavailable can be set; the platform sets ringing, in_call and wrap_up."
             )
-        if current in (AgentStatus.RINGING, AgentStatus.IN_CALL) and services.agent_active_call(agent=self.instance):
+        if current in (AgentStatus.RINGING, AgentStatus.IN_CALL) and call_services.agent_active_call(
+            agent=self.instance
+        ):
             raise Conflict(f"Agent {self.instance} is on a live call; their status changes when the call ends.")
         return value
 
@@ -248,11 +252,38 @@ class VoiceAgentSerializer(serializers.ModelSerializer):
         status = validated_data.pop("status", None)
         instance = super().update(instance, validated_data)
         if status and status != instance.status:
-            instance = services.agent_set_status(agent=instance, status=status)
+            instance = call_services.agent_set_status(agent=instance, status=status)
         return instance
 
 
+class TransferSerializer(serializers.ModelSerializer):
+    """One transfer of the call, as the transfer flow recorded it (read-only)."""
+
+    class Meta:
+        model = Transfer
+        fields = [
+            "id",
+            "step",
+            "from_agent",
+            "target_type",
+            "target",
+            "to_agent",
+            "mode",
+            "state",
+            "conference_sid",
+            "from_leg_sid",
+            "leg_sid",
+            "failure",
+            "requested_at",
+            "answered_at",
+            "ended_at",
+        ]
+        read_only_fields = fields
+
+
 class CallSerializer(serializers.ModelSerializer):
+    transfers = TransferSerializer(many=True, read_only=True, help_text="The call's transfers, in order.")
+
     class Meta:
         model = Call
         fields = [
@@ -281,6 +312,7 @@ class CallSerializer(serializers.ModelSerializer):
             "recording_sid",
             "recording_duration",
             "voicemail",
+            "transfers",
             "created_at",
             "updated_at",
         ]
@@ -302,7 +334,7 @@ class CallSerializer(serializers.ModelSerializer):
         agent = attrs.get("agent", getattr(self.instance, "agent", None))
         status = attrs.get("status", getattr(self.instance, "status", None))
         if agent is not None and status not in TERMINAL_CALL_STATUSES:
-            busy = services.agent_active_call(agent=agent, exclude_call_id=getattr(self.instance, "pk", None))
+            busy = call_services.agent_active_call(agent=agent, exclude_call_id=getattr(self.instance, "pk", None))
             if busy is not None:
                 raise Conflict(f"Agent {agent} is already on live call {busy.call_sid}; one call at a time.")
         return attrs

@@ -91,7 +91,7 @@ class VoiceAgentViewSet(AgentScopedViewSet):
 class CallViewSet(AgentScopedViewSet):
     """Calls. An agent reads the calls they took; staff manage all."""
 
-    queryset = Call.objects.all()
+    queryset = Call.objects.prefetch_related("transfers")
     serializer_class = serializers.CallSerializer
     filterset_class = filters.CallFilter
     search_fields = ["call_sid", "from_number", "to_number"]

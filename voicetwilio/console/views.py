@@ -13,13 +13,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from voiceconfig import calls as call_services
 from voiceconfig.api.errors import Conflict
 from voiceconfig.api.permissions import IsStaff, agent_of
 from voiceconfig.models import Call, VoiceAgent
 from voiceconfig.services import StateConflict
 
-from . import agents, callcontrol, gateway, tokens
-from . import console_serializers as s
+from .. import callcontrol, gateway, tokens
+from . import presence
+from . import serializers as s
 
 ERRORS = {
     400: OpenApiResponse(description="Invalid input: `{error, message, details}`"),
@@ -129,7 +131,7 @@ class _CallActionView(APIView):
         if call is not None and not request.user.is_staff:
             own = agent_of(request.user)
             # After a warm transfer the transferring agent, still in the conference, keeps control too.
-            if own is None or (call.agent_id != own.pk and callcontrol.warm_transferrer_of(call) != own.pk):
+            if own is None or (call.agent_id != own.pk and call_services.warm_transferrer_of(call) != own.pk):
                 call = None
         if call is None:
             raise exceptions.NotFound(f"No call {ref} of yours.")
@@ -274,10 +276,14 @@ class AgentStatusView(APIView):
         params = s.AgentStatusRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         try:
-            outcome = agents.agent_change_status(agent=agent, status=params.validated_data["status"], request=request)
+            outcome = presence.agent_change_status(
+                agent=agent,
+                status=params.validated_data["status"],
+                request=request,
+            )
         except StateConflict as exc:
             raise conflict(exc) from exc
-        data = {**agents.presence(outcome.agent), "offered_call": outcome.offered_call_id}
+        data = {**presence.presence(outcome.agent), "offered_call": outcome.offered_call_id}
         return Response(s.AgentStatusResultSerializer(data).data)
 
 
@@ -300,8 +306,8 @@ class AgentHeartbeatView(APIView):
     )
     def post(self, request: Request, agentid: str) -> Response:
         agent = agent_for(request, agentid)
-        outcome = agents.agent_heartbeat(agent=agent, request=request)
-        data = {**agents.presence(outcome.agent), "offered_call": outcome.offered_call_id}
+        outcome = presence.agent_heartbeat(agent=agent, request=request)
+        data = {**presence.presence(outcome.agent), "offered_call": outcome.offered_call_id}
         return Response(s.AgentStatusResultSerializer(data).data)
 
 
