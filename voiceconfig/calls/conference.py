@@ -21,24 +21,12 @@ def call_apply_conference_event(
     joining that Twilio has answered their call."""
     dedupe_key = f"conf:{conference_sid}:{event}:{participant_sid}:{'' if sequence_number is None else sequence_number}"
     call = Call.objects.filter(call_sid=call_sid).first() if call_sid else None
+    # The same event, whether it is logged on the call or as news of a call we never saw.
+    logged = {"dedupe_key": dedupe_key, "data": data, "sequence_number": sequence_number}
     if call is None:
-        call_log_unknown(
-            call_sid=call_sid,
-            dedupe_key=dedupe_key,
-            data=data,
-            sequence_number=sequence_number,
-            message="Conference event for a call we never saw.",
-        )
+        call_log_unknown(call_sid=call_sid, message="Conference event for a call we never saw.", **logged)
         return None
-    call_log_add(
-        call=call,
-        call_sid=call_sid,
-        event=CallEvent.CONFERENCE,
-        dedupe_key=dedupe_key,
-        message=event,
-        data=data,
-        sequence_number=sequence_number,
-    )
+    call_log_add(call=call, call_sid=call_sid, event=CallEvent.CONFERENCE, message=event, **logged)
     if conference_sid and not call.conference_sid:
         Call.objects.filter(pk=call.pk, conference_sid="").update(conference_sid=conference_sid)
         call.conference_sid = conference_sid
