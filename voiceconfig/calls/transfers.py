@@ -47,6 +47,7 @@ class TransferTicket:
     transfer: Transfer
     target_status: str = ""
     target_status_changed_at: datetime | None = None
+    call_updated_at: datetime | None = None
 
 
 def transfers_of(call: Call) -> QuerySet[Transfer]:
@@ -86,7 +87,12 @@ def transfer_request(
         conference_sid=locked.conference_sid,
         from_leg_sid=call.agent_call_sid,
     )
-    return TransferTicket(transfer=row, target_status=target_status, target_status_changed_at=target_status_changed_at)
+    return TransferTicket(
+        transfer=row,
+        target_status=target_status,
+        target_status_changed_at=target_status_changed_at,
+        call_updated_at=locked.updated_at,  # as read under the lock, before the reservation touched it
+    )
 
 
 @transaction.atomic
@@ -95,7 +101,7 @@ def transfer_record_failed(*, ticket: TransferTicket, reason: str) -> None:
     row = ticket.transfer
     if row.to_agent_id is not None:
         Call.objects.filter(pk=row.call_id, agent_id=row.to_agent_id).update(
-            agent_id=row.from_agent_id, agent_call_sid=row.from_leg_sid
+            agent_id=row.from_agent_id, agent_call_sid=row.from_leg_sid, updated_at=ticket.call_updated_at
         )
         VoiceAgent.objects.filter(pk=row.to_agent_id, status=AgentStatus.RINGING).update(
             status=ticket.target_status, status_changed_at=ticket.target_status_changed_at
@@ -110,7 +116,7 @@ def transfer_record_started(*, ticket: TransferTicket, leg_sid: str, user=None) 
     """Twilio has added the new party (and, cold, taken the agent out): store who has the call now, settle the
     departing agent, log the chain."""
     row = ticket.transfer
-    call = Call.objects.select_for_update().select_related("phone_line__config").get(pk=row.call_id)
+    call = Call.objects.select_for_update(of=("self",)).select_related("phone_line__config").get(pk=row.call_id)
     now = timezone.now()
     cold = row.mode == TransferMode.COLD
     updates: dict = {"updated_at": now}

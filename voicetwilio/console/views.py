@@ -219,7 +219,8 @@ class CallTransferView(_CallActionView):
             "agent's softphone (`type: client`; the agent must be available, and is reserved as routing does). "
             "`mode: cold` (default): the agent leaves at once and the new party takes over. `mode: warm`: the agent "
             "stays to introduce the caller and leaves by hanging up. A held caller is taken off hold by a cold "
-            "transfer. Each step is a CallLog row (`event: transfer`) naming who passed the call to whom."
+            "transfer. Each transfer is a row (the call's `transfers`, with its state: requested, ringing, connected, "
+            "completed, unanswered or failed) and a CallLog row (`event: transfer`) naming who passed the call to whom."
         ),
         parameters=[CALL_ID_PARAMETER],
         request=s.TransferRequestSerializer,
