@@ -511,3 +511,70 @@ def test_after_a_cold_transfer_nobody_answers_the_caller_is_rung_to_the_next_age
 def test_legs_that_are_not_transfers_are_left_alone(call, fake_gateway):
     assert callcontrol.transfer_leg_unanswered(call_sid=call.call_sid, leg_sid=sid("CA", 4242)) == ""
     assert callcontrol.transfer_leg_unanswered(call_sid=sid("CA", 4243), leg_sid=sid("CA", 4242)) == ""
+
+
+# --- transfers are rows -------------------------------------------------------------------------------------
+
+
+def test_each_transfer_is_a_row_that_staff_read_in_the_call_resource(
+    agent, other_agent, agent_client, staff_client, call, fake_gateway
+):
+    make_available(other_agent)
+    transfer(agent_client, call, type="client", to="bob", mode="warm")
+
+    body = staff_client.get(f"/voiceconfig/calls/{call.pk}").json()
+
+    [row] = body["transfers"]
+    assert {key: row[key] for key in ("step", "fromAgent", "toAgent", "targetType", "target", "mode", "state")} == {
+        "step": 1,
+        "fromAgent": agent.pk,
+        "toAgent": other_agent.pk,
+        "targetType": "client",
+        "target": "client:bob",
+        "mode": "warm",
+        "state": "ringing",
+    }
+    assert row["legSid"] == sid("CA", 5001) and row["conferenceSid"] == CONFERENCE_SID
+    # Read-only: a PATCH cannot rewrite the transfer chain.
+    staff_client.patch(f"/voiceconfig/calls/{call.pk}", {"transfers": []}, format="json")
+    assert call.transfers.count() == 1
+
+
+def test_a_transfer_row_follows_its_leg_answered_then_ended(
+    agent, other_agent, agent_client, call, fake_gateway, twilio
+):
+    make_available(other_agent)
+    transfer(agent_client, call, type="client", to="bob")
+    row = call.transfers.get()
+
+    def leg_event(status: str, seq: int):
+        query = {"callSid": call.call_sid, "transfer": row.pk, "agent": other_agent.pk}
+        fields = {"CallSid": row.leg_sid or sid("CA", 5001), "CallStatus": status, "SequenceNumber": seq}
+        return twilio.post("participant-callback", "participant_callback", query=query, **fields)
+
+    leg_event("in-progress", 2)
+    row.refresh_from_db()
+    assert (row.state, row.answered_at is not None) == ("connected", True)
+    leg_event("ringing", 1)  # late: changes nothing
+    row.refresh_from_db()
+    assert row.state == "connected"
+    leg_event("completed", 3)
+    row.refresh_from_db()
+    assert (row.state, row.ended_at is not None) == ("completed", True)
+
+
+def test_a_transfer_twilio_refuses_stays_as_a_failed_row_and_gives_no_rights(
+    agent, other_agent, agent_client, call, fake_gateway
+):
+    make_available(other_agent)
+    fake_gateway.fail("add_participant")
+
+    response = transfer(agent_client, call, type="client", to="bob", mode="warm")
+
+    assert response.status_code == 502
+    row = call.transfers.get()
+    assert (row.state, row.to_agent, row.failure) == ("failed", other_agent, "Twilio said no")
+    # A failed transfer is nobody's warm transfer: the permission reads the rows Twilio accepted.
+    assert call_services.warm_transferrer_of(call) is None
+    other_agent.refresh_from_db()
+    assert other_agent.status == AgentStatus.AVAILABLE
