@@ -112,11 +112,9 @@ def call_start(
     creates it ended: we say the number is not in service and hang up, and a number we do not serve has no
     status callback configured that would ever tell us so (it would stay `ringing` for ever).
     """
-    from .status import STATUS_RANK  # the status rules import this module
-
     if stage == CallStage.REJECTED:
         status = CallStatus.COMPLETED
-    status = status if status in STATUS_RANK else CallStatus.RINGING
+    status = status if status in CallStatus.values else CallStatus.RINGING
     now = timezone.now()
     # Insert first: a new call is the common case, so it costs one statement; Twilio asking twice costs two.
     try:

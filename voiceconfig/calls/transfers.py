@@ -270,12 +270,10 @@ def transfer_decide_unanswered(*, call_sid: str, leg_sid: str) -> Unanswered:
             )
         else:
             decision, message = "", f"Transfer #{step} was not answered."
-    elif call.agent_id is None and next_stage(call.stage, StageEvent.REQUEUE):
+    elif call.agent_id is None and (queued := next_stage(call.stage, StageEvent.REQUEUE)):
         # Back in line with the original queued_at, so they are the next caller served; the wait counts anew.
-        Call.objects.filter(pk=call.pk, agent__isnull=True).update(
-            stage=next_stage(call.stage, StageEvent.REQUEUE), requeued_at=now, updated_at=now
-        )
-        call.stage, call.requeued_at = next_stage(call.stage, StageEvent.REQUEUE), now
+        Call.objects.filter(pk=call.pk, agent__isnull=True).update(stage=queued, requeued_at=now, updated_at=now)
+        call.stage, call.requeued_at = queued, now
         decision, message = "requeued", f"Transfer #{step} was not answered: the caller waits for the next agent."
     else:
         decision, message = "", f"Transfer #{step} was not answered."
