@@ -7,6 +7,7 @@ what is asked of the gateway, and what the database remembers.
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -578,3 +579,31 @@ def test_a_transfer_twilio_refuses_stays_as_a_failed_row_and_gives_no_rights(
     assert call_services.warm_transferrer_of(call) is None
     other_agent.refresh_from_db()
     assert other_agent.status == AgentStatus.AVAILABLE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_transaction_is_open_while_twilio_is_asked(agent, other_agent, agent_client, call, fake_gateway):
+    # Real commits (no test transaction around the test): a transaction open here would hold row locks while
+    # Twilio takes its time.
+    in_transaction = []
+    record = fake_gateway._record
+
+    def watching(name: str, kwargs: dict):
+        in_transaction.append((name, connection.in_atomic_block))
+        return record(name, kwargs)
+
+    fake_gateway._record = watching
+    make_available(other_agent)
+
+    assert hold(agent_client, call).status_code == 200
+    assert resume(agent_client, call).status_code == 200
+    assert transfer(agent_client, call, type="client", to="bob").status_code == 200
+
+    assert [name for name, _ in in_transaction] == [
+        "set_participant_hold",
+        "set_participant_hold",
+        "add_participant",
+        "set_participant_ends_conference",
+        "remove_participant",
+    ]
+    assert not any(open_ for _, open_ in in_transaction), in_transaction
