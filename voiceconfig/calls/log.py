@@ -36,7 +36,9 @@ def call_log_add(
     )
 
 
-def call_log_note(*, call: Call, event: str, message: str, data: dict | None = None, dedupe_key: str | None = None):
+def call_log_note(
+    *, call: Call, event: str, message: str, data: dict | None = None, dedupe_key: str | None = None
+) -> None:
     """One event on a known call, stamped with the call's current status."""
     call_log_add(
         call=call,
