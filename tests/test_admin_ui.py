@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.conftest import call_sid, make_user
-from voiceconfig import services
+from voiceconfig import calls as call_services
 from voiceconfig.admin_forms import week_intervals
 from voiceconfig.admin_views import format_duration, overview_data
 from voiceconfig.models import (
@@ -89,7 +89,8 @@ def live_call(n: int, *, line=None, agent=None, stage=CallStage.QUEUED, queued_s
 def test_overview_shows_who_is_available_who_is_on_which_call_and_the_queue(admin_client_logged_in, line, make_agent):
     now = timezone.now()
     alice = make_agent("alice", display_name="Alice")
-    services.agent_set_status(agent=alice, status=AgentStatus.AVAILABLE)
+    call_services.agent_set_status(agent=alice, status=AgentStatus.AVAILABLE)
+    call_services.agent_record_heartbeat(agent=alice)
     bob = make_agent("bob", display_name="Bob")
     VoiceAgent.objects.filter(pk=bob.pk).update(status=AgentStatus.IN_CALL, last_heartbeat_at=now)
     live_call(1, line=line, agent=bob, stage=CallStage.CONNECTED, queued_seconds_ago=200, answered_at=now)
@@ -364,7 +365,8 @@ def test_transfer_targets_list_other_agents_available_ones_first(agent_client, a
     busy = make_agent("zed", display_name="Zed")
     VoiceAgent.objects.filter(pk=busy.pk).update(status=AgentStatus.IN_CALL, last_heartbeat_at=timezone.now())
     free = make_agent("yan", display_name="Yan")
-    services.agent_set_status(agent=free, status=AgentStatus.AVAILABLE)
+    call_services.agent_set_status(agent=free, status=AgentStatus.AVAILABLE)
+    call_services.agent_record_heartbeat(agent=free)
     stale = make_agent("xia", display_name="Xia")
     VoiceAgent.objects.filter(pk=stale.pk).update(
         status=AgentStatus.AVAILABLE, last_heartbeat_at=timezone.now() - timedelta(hours=1)

@@ -1,9 +1,13 @@
 """Staff manage voice agents over REST: Twilio-valid identities, platform-owned busy states, busy agents kept."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from tests.conftest import call_sid, make_user
+from voiceconfig.calls import available_agents
 from voiceconfig.models import AgentStatus, Call, CallStatus, VoiceAgent
 
 URL = "/voiceconfig/voiceagents"
@@ -116,14 +120,16 @@ def test_an_unknown_status_is_refused(staff_client, agent):
     assert "status" in response.json()["details"]
 
 
-def test_setting_available_records_the_change_and_counts_as_a_heartbeat(staff_client, agent):
+def test_staff_setting_an_agent_available_records_the_change_but_is_no_heartbeat(staff_client, agent):
     response = staff_client.patch(f"{URL}/{agent.pk}", {"status": "available"}, format="json")
 
     assert response.status_code == 200, response.content
     agent.refresh_from_db()
     assert agent.status == "available"
-    assert agent.last_heartbeat_at is not None
     assert response.json()["statusChangedAt"] is not None
+    # Presence comes from the agent's console: with none open, staff's choice does not make them routable.
+    assert agent.last_heartbeat_at is None
+    assert agent not in available_agents(line=None)
 
 
 def test_an_agent_on_a_live_call_cannot_be_set_offline_over_rest(staff_client, agent):
@@ -221,3 +227,23 @@ def test_deleting_an_agent_on_a_live_call_is_a_409_and_nothing_changes(staff_cli
     assert VoiceAgent.objects.filter(pk=agent.pk).exists()
     call.refresh_from_db()
     assert call.agent_id == agent.pk
+
+
+def test_can_take_calls_lists_the_agents_routing_would_ring_now(staff_client, make_agent):
+    now = timezone.now()
+    ready, stale, wrapped, wrapping, busy = (
+        make_agent(name) for name in ("ready", "stale", "wrapped", "wrapping", "busy")
+    )
+    VoiceAgent.objects.filter(pk__in=[ready.pk, busy.pk]).update(status=AgentStatus.AVAILABLE, last_heartbeat_at=now)
+    # Staff set this one available, but no console of theirs sends heartbeats.
+    VoiceAgent.objects.filter(pk=stale.pk).update(status=AgentStatus.AVAILABLE, last_heartbeat_at=None)
+    VoiceAgent.objects.filter(pk=wrapped.pk).update(
+        status=AgentStatus.WRAP_UP, wrap_up_until=now - timedelta(seconds=1), last_heartbeat_at=now
+    )
+    VoiceAgent.objects.filter(pk=wrapping.pk).update(
+        status=AgentStatus.WRAP_UP, wrap_up_until=now + timedelta(seconds=30), last_heartbeat_at=now
+    )
+    Call.objects.create(call_sid=call_sid(3), agent=busy, status=CallStatus.IN_PROGRESS)
+
+    assert sorted(identities(staff_client.get(URL, {"canTakeCalls": "true"}))) == ["ready", "wrapped"]
+    assert sorted(identities(staff_client.get(URL, {"canTakeCalls": "false"}))) == ["busy", "stale", "wrapping"]

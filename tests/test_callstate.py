@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from tests.twilio.fixtures import twiml_of, verbs
+from voiceconfig.calls import available_agents
 from voiceconfig.models import AgentStatus, Call, CallEvent, CallLog, CallStage, CallStatus, VoiceAgent
-from voicetwilio.routing import available_agents
 
 pytestmark = pytest.mark.django_db
 

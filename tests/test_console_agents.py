@@ -8,6 +8,8 @@ from rest_framework.test import APIClient
 
 from tests.conftest import api_client_for
 from tests.console_support import connected_call, install_fake_gateway, make_available, waiting_call
+from voiceconfig.admin_views import overview_data
+from voiceconfig.calls import available_agents
 from voiceconfig.models import AgentStatus, Call, VoiceAgent
 
 
@@ -43,12 +45,28 @@ def test_an_agent_sets_their_own_status(agent, agent_client, fake_gateway, body,
     assert agent.status == status
 
 
-def test_becoming_available_counts_as_a_heartbeat(agent, agent_client, fake_gateway):
+def test_becoming_available_is_no_heartbeat_only_the_console_heartbeat_is(agent, agent_client, line, fake_gateway):
+    waiting_call(line=line, n=1, waited=30)
+
     body = set_status(agent_client, agent, available=True).json()
 
-    assert body["online"] is True
-    assert body["lastHeartbeatAt"] is not None
-    assert body["offeredCall"] is None
+    # Chosen, but with no console heartbeat the agent is not online, and nobody is rung for them.
+    assert body["status"] == "available" and body["online"] is False and body["offeredCall"] is None
+    assert fake_gateway.sent == []
+    # Their console's first heartbeat brings them online, and the waiting caller is offered at once.
+    assert heartbeat(agent_client, agent).json()["online"] is True
+
+
+def test_staff_setting_an_agent_available_never_makes_them_look_online(staff_client, agent, line, fake_gateway):
+    waiting_call(line=line, n=1, waited=30)
+
+    body = set_status(staff_client, agent, available=True).json()
+
+    assert body["status"] == "available" and body["online"] is False
+    assert body["offeredCall"] is None and fake_gateway.sent == []
+    assert agent not in available_agents(line=line)
+    [row] = [row for row in overview_data()["agents"] if row.agent.pk == agent.pk]
+    assert row.status == AgentStatus.OFFLINE and not row.is_available
 
 
 @pytest.mark.parametrize(
@@ -107,6 +125,7 @@ def test_choosing_available_ends_a_wrap_up_early(agent, agent_client, fake_gatew
 def test_becoming_available_offers_the_longest_waiting_call(agent, agent_client, line, fake_gateway):
     newer = waiting_call(line=line, n=1, waited=10)
     older = waiting_call(line=line, n=2, waited=90)
+    make_available(agent, status=AgentStatus.UNAVAILABLE)  # the console is open (heartbeats), the agent away
 
     response = set_status(agent_client, agent, available=True)
 

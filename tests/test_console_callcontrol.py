@@ -7,6 +7,7 @@ what is asked of the gateway, and what the database remembers.
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -15,7 +16,7 @@ from tests.console_support import CONFERENCE_SID, connected_call, install_fake_g
 from tests.twilio.payloads import sid
 from voiceconfig import calls as call_services
 from voiceconfig.models import AgentStatus, Call, CallEvent, CallLog, CallStatus, VoiceAgent, VoiceConfig
-from voicetwilio import callcontrol, routing
+from voicetwilio import callcontrol
 from voicetwilio.links import RETRY_OVERRIDES
 
 
@@ -229,8 +230,9 @@ def test_a_cold_transfer_to_a_number_adds_it_and_takes_the_agent_out(agent, agen
     assert added["label"] == "transfer"
     assert added["end_conference_on_exit"] is True
     assert added["timeout_seconds"] == line.config.ring_timeout_seconds
+    row = call.transfers.get()
     assert added["status_callback_url"] == (
-        f"http://testserver/voicetwilio/participantcallback?callSid={call.call_sid}#{RETRY_OVERRIDES}"
+        f"http://testserver/voicetwilio/participantcallback?callSid={call.call_sid}&transfer={row.pk}#{RETRY_OVERRIDES}"
     )
     assert fake_gateway.kwargs("set_participant_ends_conference") == [
         {"conference_sid": CONFERENCE_SID, "call_sid": agent_leg, "end_conference_on_exit": False}
@@ -239,6 +241,8 @@ def test_a_cold_transfer_to_a_number_adds_it_and_takes_the_agent_out(agent, agen
     body = response.json()
     assert body["agent"] is None
     assert body["transfer"] == {
+        "id": row.pk,
+        "state": "ringing",
         "step": 1,
         "type": "phonenumber",
         "to": "+14155550123",
@@ -256,6 +260,10 @@ def test_a_cold_transfer_to_a_number_adds_it_and_takes_the_agent_out(agent, agen
     [entry] = logs(call, CallEvent.TRANSFER)
     assert entry.message == "Cold transfer #1: agent alice passed the call to +14155550123"
     assert logs(call, CallEvent.AGENT)[0].message == "Agent alice left the call (cold transfer #1)"
+    row.refresh_from_db()
+    assert (row.state, row.mode, row.target_type, row.target) == ("ringing", "cold", "phonenumber", "+14155550123")
+    assert (row.from_agent, row.to_agent, row.from_leg_sid, row.leg_sid) == (agent, None, agent_leg, sid("CA", 5001))
+    assert row.conference_sid == CONFERENCE_SID
 
 
 def test_a_cold_transfer_to_an_agent_reserves_and_rings_them(agent, other_agent, agent_client, call, fake_gateway):
@@ -267,7 +275,10 @@ def test_a_cold_transfer_to_an_agent_reserves_and_rings_them(agent, other_agent,
     added = fake_gateway.kwargs("add_participant")[0]
     assert added["to"] == "client:bob"
     assert added["label"] == "agent"
-    assert added["status_callback_url"].endswith(f"?callSid={call.call_sid}&agent={other_agent.pk}#{RETRY_OVERRIDES}")
+    transfer_id = call.transfers.get().pk
+    assert added["status_callback_url"].endswith(
+        f"?callSid={call.call_sid}&transfer={transfer_id}&agent={other_agent.pk}#{RETRY_OVERRIDES}"
+    )
     call.refresh_from_db()
     # Reserved as routing reserves: the call's agent, ringing, their leg attached for the participant callbacks.
     assert call.agent == other_agent
@@ -325,12 +336,12 @@ def test_when_the_warm_transferring_agent_hangs_up_they_wrap_up(agent, other_age
     agent_leg = call.agent_call_sid
     transfer(agent_client, call, type="client", to="bob", mode="warm")
 
-    assert callcontrol.agent_leg_left(call_sid=call.call_sid, leg_sid=agent_leg, agent_id=agent.pk) is True
+    assert call_services.agent_leave_call(call_sid=call.call_sid, leg_sid=agent_leg, agent_id=agent.pk) is True
 
     agent.refresh_from_db()
     assert agent.status == AgentStatus.WRAP_UP
     assert hold(agent_client, call).status_code == 404
-    assert callcontrol.agent_leg_left(call_sid=call.call_sid, leg_sid=agent_leg, agent_id=agent.pk) is False
+    assert call_services.agent_leave_call(call_sid=call.call_sid, leg_sid=agent_leg, agent_id=agent.pk) is False
 
 
 def test_when_the_agent_leaves_a_warm_transfer_to_a_number_the_call_goes_on_without_them(
@@ -338,7 +349,7 @@ def test_when_the_agent_leaves_a_warm_transfer_to_a_number_the_call_goes_on_with
 ):
     transfer(agent_client, call, type="phonenumber", to="+442071838750", mode="warm")
 
-    assert callcontrol.agent_leg_left(call_sid=call.call_sid, leg_sid=call.agent_call_sid, agent_id=agent.pk)
+    assert call_services.agent_leave_call(call_sid=call.call_sid, leg_sid=call.agent_call_sid, agent_id=agent.pk)
 
     call.refresh_from_db()
     assert call.agent is None and call.status == CallStatus.IN_PROGRESS
@@ -347,7 +358,7 @@ def test_when_the_agent_leaves_a_warm_transfer_to_a_number_the_call_goes_on_with
 
 
 def test_an_ordinary_agent_hang_up_is_left_to_the_callers_status_callback(agent, call):
-    assert not callcontrol.agent_leg_left(call_sid=call.call_sid, leg_sid=call.agent_call_sid, agent_id=agent.pk)
+    assert not call_services.agent_leave_call(call_sid=call.call_sid, leg_sid=call.agent_call_sid, agent_id=agent.pk)
     agent.refresh_from_db()
     assert agent.status == AgentStatus.IN_CALL
 
@@ -445,7 +456,7 @@ def test_the_receiving_agent_is_no_longer_offered_to_routing(other_agent, agent_
     make_available(other_agent)
     transfer(agent_client, call, type="client", to="bob")
 
-    assert other_agent not in routing.available_agents(line=line)
+    assert other_agent not in call_services.available_agents(line=line)
 
 
 # --- a transfer nobody answers -----------------------------------------------------------------------------
@@ -502,3 +513,98 @@ def test_after_a_cold_transfer_nobody_answers_the_caller_is_rung_to_the_next_age
 def test_legs_that_are_not_transfers_are_left_alone(call, fake_gateway):
     assert callcontrol.transfer_leg_unanswered(call_sid=call.call_sid, leg_sid=sid("CA", 4242)) == ""
     assert callcontrol.transfer_leg_unanswered(call_sid=sid("CA", 4243), leg_sid=sid("CA", 4242)) == ""
+
+
+# --- transfers are rows -------------------------------------------------------------------------------------
+
+
+def test_each_transfer_is_a_row_that_staff_read_in_the_call_resource(
+    agent, other_agent, agent_client, staff_client, call, fake_gateway
+):
+    make_available(other_agent)
+    transfer(agent_client, call, type="client", to="bob", mode="warm")
+
+    body = staff_client.get(f"/voiceconfig/calls/{call.pk}").json()
+
+    [row] = body["transfers"]
+    assert {key: row[key] for key in ("step", "fromAgent", "toAgent", "targetType", "target", "mode", "state")} == {
+        "step": 1,
+        "fromAgent": agent.pk,
+        "toAgent": other_agent.pk,
+        "targetType": "client",
+        "target": "client:bob",
+        "mode": "warm",
+        "state": "ringing",
+    }
+    assert row["legSid"] == sid("CA", 5001) and row["conferenceSid"] == CONFERENCE_SID
+    # Read-only: a PATCH cannot rewrite the transfer chain.
+    staff_client.patch(f"/voiceconfig/calls/{call.pk}", {"transfers": []}, format="json")
+    assert call.transfers.count() == 1
+
+
+def test_a_transfer_row_follows_its_leg_answered_then_ended(
+    agent, other_agent, agent_client, call, fake_gateway, twilio
+):
+    make_available(other_agent)
+    transfer(agent_client, call, type="client", to="bob")
+    row = call.transfers.get()
+
+    def leg_event(status: str, seq: int):
+        query = {"callSid": call.call_sid, "transfer": row.pk, "agent": other_agent.pk}
+        fields = {"CallSid": row.leg_sid or sid("CA", 5001), "CallStatus": status, "SequenceNumber": seq}
+        return twilio.post("participant-callback", "participant_callback", query=query, **fields)
+
+    leg_event("in-progress", 2)
+    row.refresh_from_db()
+    assert (row.state, row.answered_at is not None) == ("connected", True)
+    leg_event("ringing", 1)  # late: changes nothing
+    row.refresh_from_db()
+    assert row.state == "connected"
+    leg_event("completed", 3)
+    row.refresh_from_db()
+    assert (row.state, row.ended_at is not None) == ("completed", True)
+
+
+def test_a_transfer_twilio_refuses_stays_as_a_failed_row_and_gives_no_rights(
+    agent, other_agent, agent_client, call, fake_gateway
+):
+    make_available(other_agent)
+    fake_gateway.fail("add_participant")
+
+    response = transfer(agent_client, call, type="client", to="bob", mode="warm")
+
+    assert response.status_code == 502
+    row = call.transfers.get()
+    assert (row.state, row.to_agent, row.failure) == ("failed", other_agent, "Twilio said no")
+    # A failed transfer is nobody's warm transfer: the permission reads the rows Twilio accepted.
+    assert call_services.warm_transferrer_of(call) is None
+    other_agent.refresh_from_db()
+    assert other_agent.status == AgentStatus.AVAILABLE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_transaction_is_open_while_twilio_is_asked(agent, other_agent, agent_client, call, fake_gateway):
+    # Real commits (no test transaction around the test): a transaction open here would hold row locks while
+    # Twilio takes its time.
+    in_transaction = []
+    record = fake_gateway._record
+
+    def watching(name: str, kwargs: dict):
+        in_transaction.append((name, connection.in_atomic_block))
+        return record(name, kwargs)
+
+    fake_gateway._record = watching
+    make_available(other_agent)
+
+    assert hold(agent_client, call).status_code == 200
+    assert resume(agent_client, call).status_code == 200
+    assert transfer(agent_client, call, type="client", to="bob").status_code == 200
+
+    assert [name for name, _ in in_transaction] == [
+        "set_participant_hold",
+        "set_participant_hold",
+        "add_participant",
+        "set_participant_ends_conference",
+        "remove_participant",
+    ]
+    assert not any(open_ for _, open_ in in_transaction), in_transaction

@@ -18,6 +18,7 @@ from voiceconfig.models import (
     CallEvent,
     CallLog,
     CallStage,
+    CallStatus,
     Holiday,
     IvrAction,
     IvrOption,
@@ -68,7 +69,32 @@ def test_unknown_number_hears_a_polite_message_and_is_hung_up_on(twilio):
     assert "not in service" in root.find("Say").text
     call = Call.objects.get()
     assert call.stage == CallStage.REJECTED and call.phone_line is None
-    assert "unknown number" in call.logs.get(event=CallEvent.ROUTING).message
+    # Ended, not `ringing` for ever: a number we do not serve has no status callback that would tell us.
+    assert call.status == CallStatus.COMPLETED and call.ended_at is not None and not call.is_active
+    assert call.logs.get(event=CallEvent.ROUTING).message == "Rejected: unknown number +14155550987."
+
+
+def test_a_rejected_call_stays_rejected_whatever_comes_after(twilio, line, online_agent, twilio_gateway):
+    online_agent("alice")
+    sid = twilio.new_sid()
+    twiml_of(twilio.incoming(call_sid=sid, to="+14155550987"))
+
+    twiml_of(twilio.incoming(call_sid=sid, to="+14155550987", CallStatus="in-progress"))
+    twiml_of(twilio.status(sid, "in-progress", seq=1))
+    twiml_of(twilio.gather(sid, digits="1"))
+
+    call = Call.objects.get(call_sid=sid)
+    assert (call.stage, call.status) == (CallStage.REJECTED, CallStatus.COMPLETED)
+    assert call.logs.filter(event=CallEvent.ROUTING).count() == 1
+    twilio_gateway.add_participant.assert_not_called()
+
+
+def test_a_rejected_call_without_a_to_number_says_so_in_its_log(twilio):
+    twiml_of(twilio.incoming(to=""))
+
+    assert Call.objects.get().logs.get(event=CallEvent.ROUTING).message == (
+        "Rejected: unknown number (Twilio sent no To number)."
+    )
 
 
 def test_disabled_line_hears_the_same_message_in_its_own_voice(twilio, line):

@@ -17,7 +17,7 @@ from django.test import Client
 
 from tests.conftest import call_sid
 from tests.twilio.signing import signed_post
-from voiceconfig import services
+from voiceconfig import calls as call_services
 from voiceconfig.models import AgentStatus, Call
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -42,7 +42,8 @@ def needs_postgresql():
 def available_agents(make_agent, line):
     agents = [make_agent() for _ in range(3)]
     for agent in agents:
-        services.agent_set_status(agent=agent, status=AgentStatus.AVAILABLE)
+        call_services.agent_set_status(agent=agent, status=AgentStatus.AVAILABLE)
+        call_services.agent_record_heartbeat(agent=agent)
     return agents
 
 

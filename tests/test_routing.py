@@ -85,15 +85,19 @@ def test_the_database_refuses_a_second_live_call_for_an_agent(line, online_agent
         Call.objects.create(call_sid="CA" + "2" * 32, agent=agent, status=CallStatus.RINGING)
 
 
-def test_reserve_agent_marks_the_agent_ringing_and_skips_excluded_agents(twilio, line, online_agent, twilio_gateway):
+def test_routing_marks_the_agent_ringing_and_skips_excluded_agents(twilio, line, online_agent, twilio_gateway):
     alice, bob = online_agent("alice"), online_agent("bob")
     VoiceAgent.objects.filter(pk__in=[alice.pk, bob.pk]).update(status=AgentStatus.OFFLINE)
     call = waiting_call(twilio)
     VoiceAgent.objects.filter(pk__in=[alice.pk, bob.pk]).update(status=AgentStatus.AVAILABLE)
-    assert routing.reserve_agent(call=call, exclude_agent_ids=[alice.pk]) == bob
+
+    assert routing.route_waiting_callers(line=line, exclude_agent_ids=[alice.pk]) == call
+
     bob.refresh_from_db()
     assert bob.status == AgentStatus.RINGING and Call.objects.get(pk=call.pk).agent == bob
-    assert routing.reserve_agent(call=call) is None  # it has an agent now
+    assert twilio_gateway.add_participant.call_args.kwargs["to"] == "client:bob"
+    assert routing.route_waiting_callers(line=line) is None  # it has an agent now: nobody else is rung
+    assert twilio_gateway.add_participant.call_count == 1
 
 
 # --- ringing, the ring timeout and the next agent --------------------------------------------------------
@@ -310,7 +314,7 @@ def test_an_agent_leg_that_completes_is_handed_to_call_control_for_warm_transfer
 ):
     alice = online_agent("alice")
     call = waiting_call(twilio)
-    with mock.patch("voicetwilio.callcontrol.agent_leg_left", return_value=False) as agent_leg_left:
+    with mock.patch("voiceconfig.calls.agent_leave_call", return_value=False) as agent_leg_left:
         twilio.leg(call.call_sid, call.agent_call_sid, "in-progress", agent=alice, seq=2)
         agent_leg_left.assert_not_called()
         twilio.leg(call.call_sid, call.agent_call_sid, "completed", agent=alice, seq=3)

@@ -24,6 +24,7 @@ from tests.twilio.fixtures import twiml_of, verbs
 from tests.twilio.signing import TEST_SERVER, twilio_signature
 from voiceconfig import calls as call_services
 from voiceconfig.models import AgentStatus, Call, CallEvent, CallLog, CallStage, CallStatus, VoiceAgent
+from voicetwilio import gateway
 from voicetwilio.links import RETRY_OVERRIDES
 
 QUEUE_WAIT = f"{TEST_SERVER}/voicetwilio/queuewait?callSid="
@@ -376,3 +377,33 @@ def test_if_twilio_cannot_take_the_caller_off_hold_the_agent_can_resume_them(
     response = api_client_for(other_agent.user).post(f"/voicetwilio/calls/{call.pk}:resume")
     assert response.status_code == 200 and response.json()["onHold"] is False
     assert fake_gateway.kwargs("set_participant_hold")[-1]["hold"] is False
+
+
+def test_a_requeued_caller_whose_new_agent_answers_before_the_hold_reaches_twilio_is_not_left_on_hold(
+    agent, carol, agent_client, call, fake_gateway, twilio, monkeypatch
+):
+    new_leg = transfer(agent_client, call, type="phonenumber", to="+14155550123")
+    make_available(carol)
+    hold_at_twilio = gateway.set_participant_hold
+    raced = []
+
+    def slow_hold(**kwargs):
+        if kwargs["hold"] and not raced:
+            raced.append(True)
+            # While our hold request is on its way, another request (a hold-music fetch) rings carol, she answers,
+            # and her answer takes the caller off hold: all of it reaches Twilio before our hold does.
+            twiml_of(fetch_hold_music(twilio.client, call.call_sid))
+            carol_leg = Call.objects.get(pk=call.pk).agent_call_sid
+            twiml_of(twilio.leg(call.call_sid, carol_leg, "in-progress", agent=carol))
+        hold_at_twilio(**kwargs)
+
+    monkeypatch.setattr(gateway, "set_participant_hold", slow_hold)
+
+    twiml_of(twilio.leg(call.call_sid, new_leg, "no-answer"))
+
+    assert raced
+    holds = [sent["hold"] for name, sent in fake_gateway.sent if name == "set_participant_hold"]
+    assert holds == [False, True, False]  # carol's answer, our late hold, and the hold taken off again
+    call.refresh_from_db()
+    assert (call.stage, call.agent, call.on_hold) == (CallStage.CONNECTED, carol, False)
+    assert status_of(carol) == AgentStatus.IN_CALL

@@ -271,6 +271,9 @@ class Runner:
             if username not in agents:
                 raise ScenarioError(f"setup: no voice agent named {username!r}")
             console = consoles.get(username) or Console(self.app, username=username, password=DEMO_AGENT_PASSWORD)
+            if status != "offline":
+                # An open console sends heartbeats (the only proof of presence), as the real console does at login.
+                console.post(f"/voicetwilio/agent/{agents[username]['id']}/heartbeats", {})
             reply = console.post(f"/voicetwilio/agent/{agents[username]['id']}/status", {"status": status})
             if not reply.ok:
                 raise ScenarioError(f"setup: {username} could not become {status}: {reply.status} {reply.data}")

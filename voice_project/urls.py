@@ -10,8 +10,8 @@ from voiceconfig.admin_views import overview as voice_overview
 from voiceconfig.api.auth import TokenObtainView, TokenRefreshView
 from voiceconfig.api.errors import json_not_found, json_server_error
 from voiceconfig.api.twofactor import TwoFactorConfirmView, TwoFactorEnrolView, TwoFactorVerifyView
-from voicetwilio import console_page
-from voicetwilio.console_views import PhoneNumberSearchView
+from voicetwilio.console import page as console_page
+from voicetwilio.console.views import PhoneNumberSearchView
 
 # The admin's "View site" link: the live overview of lines, agents and waiting callers (there is no page at /).
 admin.site.site_url = reverse_lazy("voice-overview")

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from . import calls as call_services
 from . import services, twofactor
 from .admin_display import call_hold, call_recording, call_state, call_talk, call_transfers, call_wait, week_at_a_glance
 from .admin_forms import (
@@ -194,7 +195,7 @@ class VoiceAgentAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         # An agent on a live call stays until the call ends, as over REST (409): never orphan a live call.
-        if obj is not None and services.agent_active_call(agent=obj) is not None:
+        if obj is not None and call_services.agent_active_call(agent=obj) is not None:
             return False
         return super().has_delete_permission(request, obj)
 
@@ -217,7 +218,7 @@ class VoiceAgentAdmin(admin.ModelAdmin):
         # Agents on a call keep their busy state; they pick a status again when the call ends.
         idle = list(queryset.filter(status__in=[AgentStatus.AVAILABLE, AgentStatus.UNAVAILABLE, AgentStatus.OFFLINE]))
         for agent in idle:
-            services.agent_set_status(agent=agent, status=status)
+            call_services.agent_set_status(agent=agent, status=status)
         changed = len(idle)
         skipped = queryset.count() - changed
         note = f" {skipped} agent(s) on a call were left as they are." if skipped else ""

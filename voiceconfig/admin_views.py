@@ -6,7 +6,7 @@ stays cheap when many managers keep it open and it refreshes itself.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib import admin
@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from .calls import is_free, is_online
 from .models import AgentStatus, Call, CallStage, VoiceAgent
 
 # How many waiting callers the page lists by name; the count and the longest wait cover the rest.
@@ -56,20 +57,22 @@ class AgentRow:
         return self.status == AgentStatus.AVAILABLE
 
 
-def effective_status(agent: VoiceAgent, *, now: datetime, heartbeat_timeout: timedelta) -> tuple[str, str]:
+def effective_status(agent: VoiceAgent, *, now: datetime, live_call: Call | None) -> tuple[str, str]:
     """The status routing would use now, and a note saying why it differs from the stored one.
 
-    DESIGN.md: an agent whose heartbeats stopped is offline; an agent in wrap-up is available once the wrap-up
-    end has passed. Busy states (ringing, in a call) are what the platform set and are shown as stored.
+    The one rule of voiceconfig.calls.availability: an agent whose console stopped sending heartbeats is offline;
+    an agent in wrap-up is available once the wrap-up end has passed; an agent with a live call is busy. Busy
+    states (ringing, in a call) are what the platform set and are shown as stored.
     """
     status = agent.status
-    if status == AgentStatus.WRAP_UP and agent.wrap_up_until and agent.wrap_up_until <= now:
+    if is_free(agent, now=now):
         status = AgentStatus.AVAILABLE
-    stale = agent.last_heartbeat_at is None or agent.last_heartbeat_at < now - heartbeat_timeout
-    if status == AgentStatus.AVAILABLE and stale:
+    if status == AgentStatus.AVAILABLE and not is_online(agent, now=now):
         seen = agent.last_heartbeat_at
         when = f"since {timezone.localtime(seen):%H:%M}" if seen else "ever"
         return AgentStatus.OFFLINE, f"set available, but no heartbeat {when}"
+    if status == AgentStatus.AVAILABLE and live_call is not None:
+        return AgentStatus.IN_CALL, f"still on call {live_call.call_sid}"
     if status == AgentStatus.WRAP_UP and agent.wrap_up_until:
         return status, f"until {timezone.localtime(agent.wrap_up_until):%H:%M:%S}"
     return status, ""
@@ -77,15 +80,14 @@ def effective_status(agent: VoiceAgent, *, now: datetime, heartbeat_timeout: tim
 
 def overview_data(*, now: datetime | None = None) -> dict:
     now = now or timezone.now()
-    timeout = timedelta(seconds=settings.AGENT_HEARTBEAT_TIMEOUT_SECONDS)
     live_calls = Call.objects.active().select_related("phone_line").order_by("-created_at")
     agents = VoiceAgent.objects.select_related("user").prefetch_related(
         Prefetch("calls", queryset=live_calls, to_attr="live_calls")
     )
     rows = []
     for agent in agents:
-        status, note = effective_status(agent, now=now, heartbeat_timeout=timeout)
         call = next(iter(agent.live_calls), None)
+        status, note = effective_status(agent, now=now, live_call=call)
         seen = agent.last_heartbeat_at
         ago = f"{format_duration((now - seen).total_seconds())} ago" if seen else "never"
         label = AgentStatus(status).label

@@ -435,6 +435,79 @@ class CallLog(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.event} {self.message}"[:120]
 
 
+class TransferTarget(models.TextChoices):
+    """Who a call is passed to (the API's `type`). A department (wave 2) will be a third kind."""
+
+    PHONE_NUMBER = "phonenumber", "Phone number"
+    AGENT = "client", "Agent"
+
+
+class TransferMode(models.TextChoices):
+    COLD = "cold", "Cold (the agent leaves at once)"
+    WARM = "warm", "Warm (the agent stays to introduce the caller)"
+
+
+class TransferState(models.TextChoices):
+    REQUESTED = "requested", "Requested"  # decided and committed; Twilio not asked yet
+    RINGING = "ringing", "Ringing"  # Twilio added the new party; it rings
+    CONNECTED = "connected", "Connected"  # the new party answered
+    COMPLETED = "completed", "Completed"  # the new party's leg ended after talking
+    UNANSWERED = "unanswered", "Not answered"  # rang out, busy, failed or cancelled at Twilio
+    FAILED = "failed", "Failed"  # Twilio refused the request: nothing changed on the call
+
+
+# A transfer in these states is over: it never changes again.
+FINAL_TRANSFER_STATES = [TransferState.COMPLETED, TransferState.UNANSWERED, TransferState.FAILED]
+
+
+class Transfer(models.Model):
+    """One transfer of a call: who passed it to whom, how, and how it went. The state lives here, not in the log."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="transfers")
+    # 1, 2, ... in the order the call was passed on: the transfer chain.
+    step = models.PositiveSmallIntegerField()
+    from_agent = models.ForeignKey(
+        VoiceAgent, on_delete=models.SET_NULL, null=True, blank=True, related_name="transfers_made"
+    )
+    target_type = models.CharField(max_length=20, choices=TransferTarget.choices)
+    # What Twilio dials: +E.164, or client:<identity> for an agent.
+    target = models.CharField(max_length=130)
+    to_agent = models.ForeignKey(
+        VoiceAgent, on_delete=models.SET_NULL, null=True, blank=True, related_name="transfers_received"
+    )
+    mode = models.CharField(max_length=10, choices=TransferMode.choices, default=TransferMode.COLD)
+    state = models.CharField(max_length=20, choices=TransferState.choices, default=TransferState.REQUESTED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The Twilio SIDs involved: the conference, the transferring agent's leg and the new party's leg.
+    conference_sid = models.CharField(max_length=34, blank=True, default="")
+    from_leg_sid = models.CharField(max_length=34, blank=True, default="")
+    leg_sid = models.CharField(max_length=34, blank=True, default="")
+    failure = models.CharField(max_length=500, blank=True, default="", help_text="Why Twilio refused, when it did.")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["call", "step"]
+        constraints = [
+            models.UniqueConstraint(fields=["call", "step"], name="transfer_step_unique"),
+            models.CheckConstraint(condition=Q(target_type__in=TransferTarget.values), name="transfer_target_valid"),
+            models.CheckConstraint(condition=Q(mode__in=TransferMode.values), name="transfer_mode_valid"),
+            models.CheckConstraint(condition=Q(state__in=TransferState.values), name="transfer_state_valid"),
+        ]
+        indexes = [models.Index(fields=["leg_sid"], name="transfer_leg_idx")]
+
+    def __str__(self) -> str:
+        return f"#{self.step} {self.get_mode_display().split(' ')[0]} to {self.target} ({self.state})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in FINAL_TRANSFER_STATES
+
+
 # --- Two-factor login (DESIGN.md decision 8; policy in voiceconfig/twofactor.py and the README) --------------------
 
 # Wrong codes allowed on one preLoginToken, and consecutive wrong codes before the account locks. The database

@@ -1,9 +1,11 @@
-"""Writes that span rows. Keyword-only arguments; each runs in one transaction."""
+"""Writes that span rows of the configuration and agents. Keyword-only arguments; each runs in one transaction.
+
+Calls, call logs, transfers and agent availability are written by voiceconfig.calls only."""
 
 from django.db import transaction
 from django.utils import timezone
 
-from .models import AgentStatus, BusinessHours, Call, Holiday, IvrOption, PhoneLine, VoiceAgent, VoiceConfig
+from .models import AgentStatus, BusinessHours, Holiday, IvrOption, PhoneLine, VoiceAgent, VoiceConfig
 from .validators import identity_from_username
 
 
@@ -39,14 +41,6 @@ def config_delete(*, config: VoiceConfig) -> None:
     config.delete()
 
 
-def agent_active_call(*, agent: VoiceAgent, exclude_call_id: int | None = None) -> Call | None:
-    """The agent's live call, if any (ignoring one call, for when that call itself is being changed)."""
-    calls = Call.objects.active().filter(agent=agent)
-    if exclude_call_id is not None:
-        calls = calls.exclude(pk=exclude_call_id)
-    return calls.first()
-
-
 def _unique_identity(base: str) -> str:
     identity, n = base, 1
     while VoiceAgent.objects.filter(identity=identity).exists():
@@ -67,18 +61,6 @@ def agent_create(*, user, identity: str | None = None, display_name: str = "", s
     )
     agent.full_clean(validate_unique=False)
     agent.save()
-    return agent
-
-
-def agent_set_status(*, agent: VoiceAgent, status: str) -> VoiceAgent:
-    now = timezone.now()
-    updates = {"status": status, "status_changed_at": now}
-    if status == AgentStatus.AVAILABLE:
-        # Going available counts as a heartbeat: the console is evidently alive.
-        updates["last_heartbeat_at"] = now
-    VoiceAgent.objects.filter(pk=agent.pk).update(**updates)
-    for key, value in updates.items():
-        setattr(agent, key, value)
     return agent
 
 

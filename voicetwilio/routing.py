@@ -9,7 +9,6 @@ the same webhook), and each fetch retries routing and checks the maximum wait.
 
 import logging
 
-from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from voiceconfig import calls as call_services
@@ -21,16 +20,6 @@ from .links import webhook_url
 logger = logging.getLogger(__name__)
 
 AGENT_LABEL = "agent"
-
-
-def available_agents(*, line: PhoneLine | None) -> QuerySet[VoiceAgent]:
-    """Agents who may be offered a call of `line` now, longest idle first (see voiceconfig.calls)."""
-    return call_services.available_agents(line=line)
-
-
-def reserve_agent(*, call: Call, exclude_agent_ids=()) -> VoiceAgent | None:
-    """Atomically give this waiting call the longest-idle available agent of its line (marked ringing)."""
-    return call_services.call_reserve_agent(call=call, exclude_agent_ids=exclude_agent_ids)
 
 
 def connect_agent(*, call: Call, agent: VoiceAgent, request: HttpRequest | None = None) -> bool:

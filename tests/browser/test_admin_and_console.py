@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from tests.browser.conftest import admin_login, console_login
 from tests.conftest import call_sid, make_user
+from voiceconfig import calls as call_services
 from voiceconfig import services
 from voiceconfig.models import (
     AgentStatus,
@@ -279,7 +280,8 @@ def test_overview_refreshes_itself_when_an_agent_changes(transactional_db, open_
     assert page.get_attribute("tr[data-agent=ida]", "data-status") == "offline"
     page.evaluate("() => { window.stillTheSamePage = true; }")
 
-    services.agent_set_status(agent=agent, status=AgentStatus.AVAILABLE)
+    call_services.agent_set_status(agent=agent, status=AgentStatus.AVAILABLE)
+    call_services.agent_record_heartbeat(agent=agent)
 
     page.wait_for_selector("tr[data-agent=ida][data-status=available]", timeout=8_000)
     assert page.inner_text("[data-testid=available-count]") == "1"

@@ -6,6 +6,7 @@ import django_filters as filters
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 
+from voiceconfig.calls import available_agents
 from voiceconfig.models import (
     AfterHoursAction,
     AgentStatus,
@@ -87,6 +88,11 @@ class VoiceAgentFilter(filters.FilterSet):
     displayName = filters.CharFilter(field_name="display_name", lookup_expr="icontains")
     status = filters.ChoiceFilter(choices=AgentStatus.choices)
     phoneLine = IdFilter(field_name="phone_lines__id", distinct=True)
+    canTakeCalls = filters.BooleanFilter(
+        method="filter_can_take_calls",
+        label="Can take a call now: available (or wrap-up over), console heartbeat fresh, no live call. The rule "
+        "routing uses.",
+    )
     ordering = filters.OrderingFilter(
         fields=(
             ("id", "id"),
@@ -100,6 +106,12 @@ class VoiceAgentFilter(filters.FilterSet):
     class Meta:
         model = VoiceAgent
         fields: list[str] = []
+
+    def filter_can_take_calls(self, queryset, name: str, value: bool | None):
+        if value is None:
+            return queryset
+        can = available_agents(line=None).values("pk")
+        return queryset.filter(pk__in=can) if value else queryset.exclude(pk__in=can)
 
 
 class CallFilter(filters.FilterSet):

@@ -5,6 +5,7 @@ from django.db import transaction
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
+from voiceconfig import calls as call_services
 from voiceconfig import services
 from voiceconfig.models import (
     AgentStatus,
@@ -15,6 +16,7 @@ from voiceconfig.models import (
     Holiday,
     IvrOption,
     PhoneLine,
+    Transfer,
     VoiceAgent,
     VoiceConfig,
 )
@@ -240,7 +242,9 @@ class VoiceAgentSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(
                 "Only offline, available or unavailable can be set; the platform sets ringing, in_call and wrap_up."
             )
-        if current in (AgentStatus.RINGING, AgentStatus.IN_CALL) and services.agent_active_call(agent=self.instance):
+        if current in (AgentStatus.RINGING, AgentStatus.IN_CALL) and call_services.agent_active_call(
+            agent=self.instance
+        ):
             raise Conflict(f"Agent {self.instance} is on a live call; their status changes when the call ends.")
         return value
 
@@ -259,7 +263,7 @@ class VoiceAgentSerializer(serializers.ModelSerializer):
         status = validated_data.pop("status", None)
         instance = super().update(instance, validated_data)
         if status and status != instance.status:
-            instance = services.agent_set_status(agent=instance, status=status)
+            instance = call_services.agent_set_status(agent=instance, status=status)
         return instance
 
 
@@ -286,6 +290,31 @@ class RefuseReadOnlyWrites:
     def writable_anyway(self) -> set[str]:
         # Read-only fields a client may echo back unchanged (a PUT of what it just read sends the id).
         return {"id"}
+
+
+class TransferSerializer(serializers.ModelSerializer):
+    """One transfer of the call, as the transfer flow recorded it (read-only)."""
+
+    class Meta:
+        model = Transfer
+        fields = [
+            "id",
+            "step",
+            "from_agent",
+            "target_type",
+            "target",
+            "to_agent",
+            "mode",
+            "state",
+            "conference_sid",
+            "from_leg_sid",
+            "leg_sid",
+            "failure",
+            "requested_at",
+            "answered_at",
+            "ended_at",
+        ]
+        read_only_fields = fields
 
 
 # Every field of a call is what Twilio told us or what the call flow decided from it (DESIGN.md decision 5):
@@ -316,12 +345,14 @@ CALL_FIELDS = [
     "recording_sid",
     "recording_duration",
     "voicemail",
+    "transfers",
     "created_at",
     "updated_at",
 ]
 
 
 class CallSerializer(RefuseReadOnlyWrites, serializers.ModelSerializer):
+    transfers = TransferSerializer(many=True, read_only=True, help_text="The call's transfers, in order.")
     read_only_message = (
         "Read-only: a call is recorded from Twilio and the call flow. Add a note to its timeline instead "
         "(POST /voiceconfig/calllogs)."

@@ -121,7 +121,7 @@ class CallViewSet(AgentScopedViewSet):
     a superuser may delete a call (an erasure request), with its timeline.
     """
 
-    queryset = Call.objects.all()
+    queryset = Call.objects.prefetch_related("transfers")
     serializer_class = serializers.CallSerializer
     filterset_class = filters.CallFilter
     search_fields = ["call_sid", "from_number", "to_number"]

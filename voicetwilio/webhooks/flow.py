@@ -5,7 +5,10 @@ incoming call -> unknown/disabled number: message, hang up
               -> greeting (audio or text-to-speech), then the IVR menu if the config has options
               -> routing: wait in the call's conference with hold music while an agent is rung
 
-Every function returns TwiML (a string) and records what happened on the call's timeline.
+Every function returns TwiML (a string) and records what happened on the call's timeline. The call's stage
+moves only as voiceconfig.calls.stage allows: a replayed or late webhook (a captured gather posted again, Twilio
+asking twice) finds the call past that point, gets the TwiML for where the call really is, and changes nothing,
+rings nobody.
 """
 
 import logging
@@ -17,6 +20,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from voiceconfig import calls as call_services
+from voiceconfig.calls import StageEvent
 from voiceconfig.models import (
     AfterHoursAction,
     BusinessHours,
@@ -117,7 +121,11 @@ def incoming(request: HttpRequest, *, call_sid: str, from_number: str, to_number
         if created:
             reason = "unknown number" if line is None else "line disabled"
             call_services.call_log_add(
-                call=call, call_sid=call_sid, event=CallEvent.ROUTING, message=f"Rejected: {reason} {to_number}."
+                call=call,
+                call_sid=call_sid,
+                event=CallEvent.ROUTING,
+                message=f"Rejected: {reason} {to_number or '(Twilio sent no To number)'}.",
+                data={"To": to_number, "From": from_number},
             )
         return twiml.message_and_hang_up(speech_of(line.config if line else None).with_text(NOT_IN_SERVICE))
     config = line.config
@@ -137,9 +145,9 @@ def incoming(request: HttpRequest, *, call_sid: str, from_number: str, to_number
     call.phone_line = line
     if not created and note_status(call, status, source="voice"):
         return twiml.empty()
-    if not created and call.stage in (CallStage.QUEUED, CallStage.CONNECTED):
-        # Twilio asked again for a call that is already waiting or talking: put it back in its conference.
-        return conference_twiml(call, config, request)
+    if not created and call.stage not in (CallStage.NEW, CallStage.IVR):
+        # Twilio asked again (or a request was replayed) for a call past the greeting: nothing starts again.
+        return answer_for_stage(call, config, request)
     speech = speech_of(config)
     if not is_open:
         call_services.call_log_add(
@@ -154,9 +162,22 @@ def incoming(request: HttpRequest, *, call_sid: str, from_number: str, to_number
         text=config.greeting_text, audio_url=config.greeting_audio_url, voice=config.voice, language=config.language
     )
     if options:
-        call_services.call_count_ivr_prompt(call=call)
+        if call_services.call_count_ivr_prompt(call=call) is None:
+            return answer_for_stage(call, config, request)
         return menu_twiml(call, config, options, request, intro=[greeting])
     return route(call, config, request, intro=[greeting], speech=speech, enqueued=created and queue_at_once)
+
+
+def answer_for_stage(call: Call, config: VoiceConfig, request: HttpRequest) -> str:
+    """What a replayed or late webhook is answered: the TwiML for where the call is now, changing nothing."""
+    if not call.is_active:
+        return twiml.empty()
+    if call.stage in (CallStage.QUEUED, CallStage.CONNECTED):
+        # Twilio asked again for a call that is waiting or talking: put it back in its conference.
+        return conference_twiml(call, config, request)
+    if call.stage == CallStage.VOICEMAIL and config.voicemail_enabled:
+        return voicemail_twiml(call, config, request)
+    return twiml.message_and_hang_up(speech_of(config).with_text(GOODBYE))
 
 
 def line_for_incoming(to_number: str) -> PhoneLine | None:
@@ -192,16 +213,19 @@ def after_hours(call: Call, config: VoiceConfig, request: HttpRequest) -> str:
     speech = speech_of(config)
     action = config.after_hours_action
     if action == AfterHoursAction.FORWARD and config.after_hours_forward_to:
-        return forward(call, config.after_hours_forward_to, request)
+        return forward(call, config, config.after_hours_forward_to, request)
     if action == AfterHoursAction.VOICEMAIL:
-        call_services.call_set_stage(call=call, stage=CallStage.VOICEMAIL)
+        if not call_services.call_move_stage(call=call, event=StageEvent.VOICEMAIL):
+            return answer_for_stage(call, config, request)
         return voicemail_twiml(call, config, request)
-    call_services.call_set_stage(call=call, stage=CallStage.MESSAGE)
+    if not call_services.call_move_stage(call=call, event=StageEvent.MESSAGE):
+        return answer_for_stage(call, config, request)
     return twiml.message_and_hang_up(speech.with_text(config.after_hours_message or GOODBYE))
 
 
-def forward(call: Call, number: str, request: HttpRequest, intro: Sequence[Prompt] = ()) -> str:
-    call_services.call_set_stage(call=call, stage=CallStage.FORWARDED)
+def forward(call: Call, config: VoiceConfig, number: str, request: HttpRequest, intro: Sequence[Prompt] = ()) -> str:
+    if not call_services.call_move_stage(call=call, event=StageEvent.FORWARD):
+        return answer_for_stage(call, config, request)
     call_services.call_log_add(
         call=call, call_sid=call.call_sid, event=CallEvent.ROUTING, message=f"Forwarded to {number}."
     )
@@ -277,6 +301,9 @@ def gathered(
         return twiml.message_and_hang_up(Prompt(text=CANNOT_CONNECT))
     ended = note_status(call, status, source="gather")
     config = call.phone_line.config
+    if not ended and call.stage not in (CallStage.NEW, CallStage.IVR):
+        # A replayed (or late) answer to a menu the caller has left: it must not move them again.
+        return answer_for_stage(call, config, request)
     options = list(config.ivr_options.all())
     if not digits and finished_on_key and any(option.digit == finished_on_key for option in options):
         # Twilio leaves the finish key (# by default) out of Digits: an option on that key is chosen by it alone.
@@ -299,16 +326,19 @@ def gathered(
     if choice is None:
         if not options or call.ivr_attempts >= config.ivr_max_attempts:
             return route(call, config, request, intro=[speech_prompt.with_text(NO_CHOICE)], speech=speech_prompt)
-        call_services.call_count_ivr_prompt(call=call)
+        if call_services.call_count_ivr_prompt(call=call) is None:
+            return answer_for_stage(call, config, request)
         return menu_twiml(call, config, options, request, intro=[speech_prompt.with_text(NOT_UNDERSTOOD)])
-    call_services.call_set_stage(call=call, stage=call.stage, ivr_choice=choice.digit)
+    call_services.call_move_stage(call=call, event=StageEvent.CHOICE, ivr_choice=choice.digit)
     if choice.action == IvrAction.FORWARD and choice.forward_to:
-        return forward(call, choice.forward_to, request)
+        return forward(call, config, choice.forward_to, request)
     if choice.action == IvrAction.VOICEMAIL:
-        call_services.call_set_stage(call=call, stage=CallStage.VOICEMAIL)
+        if not call_services.call_move_stage(call=call, event=StageEvent.VOICEMAIL):
+            return answer_for_stage(call, config, request)
         return voicemail_twiml(call, config, request)
     if choice.action == IvrAction.MESSAGE:
-        call_services.call_set_stage(call=call, stage=CallStage.MESSAGE)
+        if not call_services.call_move_stage(call=call, event=StageEvent.MESSAGE):
+            return answer_for_stage(call, config, request)
         return twiml.message_and_hang_up(speech_prompt.with_text(choice.message or GOODBYE))
     return route(call, config, request, speech=speech_prompt)
 
@@ -356,8 +386,9 @@ def route(
 
     `enqueued`: the call was created queued (call_start), so it is waiting already.
     """
-    if not enqueued:
-        call_services.call_enqueue(call=call)
+    if not enqueued and not call_services.call_enqueue(call=call):
+        # Past the queue already (connected, in voicemail, ended): a replay must ring nobody.
+        return answer_for_stage(call, config, request)
     routing.route_waiting_callers(line=call.phone_line, request=request)
     if config.max_queue_wait_seconds == 0:
         # No waiting at all: with nobody rung for this caller, go straight to voicemail or the message.
@@ -411,7 +442,7 @@ def queue_wait(request: HttpRequest, *, call_sid: str, status: str = "") -> str:
                 )
             except gateway.GatewayError as exc:
                 call_services.call_back_to_queue(
-                    call=call, reason=f"Could not send the caller to {left.stage}: {exc.message} They keep waiting."
+                    call=left, reason=f"Could not send the caller to {left.stage}: {exc.message} They keep waiting."
                 )
     return twiml.hold_music(music_url=config.hold_music_url, next_url=next_url, speech=speech_of(config))
 
@@ -444,5 +475,6 @@ def voicemail(request: HttpRequest, *, call_sid: str, status: str = "") -> str:
         return twiml.empty()
     config = call.phone_line.config
     if call.stage not in (CallStage.VOICEMAIL, CallStage.MESSAGE):
-        call_services.call_set_stage(call=call, stage=_after_wait_stage(config))
+        # Only a caller who left the queue (call_leave_queue moved them) is sent here: anything else is a replay.
+        return answer_for_stage(call, config, request)
     return after_wait_twiml(call, config, request)

@@ -142,14 +142,19 @@ def status_callback(request: HttpRequest) -> str:
     return EMPTY_TWIML
 
 
+def _id_param(request: HttpRequest, name: str) -> int | None:
+    """One of our ids from the query string of a URL we gave Twilio (`agent`, `transfer`)."""
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() and len(value) <= 18 else None
+
+
 @documented(openapi.PARTICIPANT_CALLBACK)
 @twilio_webhook(on_error=_callback_error)
 @reject_unknown_enums
 def participant_callback(request: HttpRequest) -> str:
     """Call-progress events of a leg we added to a conference (`?callSid=<the caller's>&agent=<id>`)."""
     params = TwilioParams(request)
-    agent_param = request.GET.get("agent", "")
-    agent = int(agent_param) if agent_param.isdigit() else None
+    agent = _id_param(request, "agent")
     result = call_services.call_apply_leg_event(
         call_sid=request.GET.get("callSid", ""),
         leg_sid=params.get("CallSid"),
@@ -158,10 +163,11 @@ def participant_callback(request: HttpRequest) -> str:
         sequence_number=params.get_int("SequenceNumber"),
         timestamp=params.get_time("Timestamp"),
         data=params.as_dict(CALLBACK_FIELDS),
+        transfer_id=_id_param(request, "transfer"),
     )
     if result.call is not None and result.status == CallStatus.COMPLETED and agent is not None:
         # An agent who hangs up while the call goes on without them (after a warm transfer) wraps up now.
-        callcontrol.agent_leg_left(call_sid=result.call.call_sid, leg_sid=params.get("CallSid"), agent_id=agent)
+        call_services.agent_leave_call(call_sid=result.call.call_sid, leg_sid=params.get("CallSid"), agent_id=agent)
     if result.call is not None and result.status in call_services.UNANSWERED and result.retry_excluding is None:
         # Perhaps a transfer's new party (an ordinary missed ring is retried below): back to the agent who
         # stayed, or the caller back in the queue. Decided once however often Twilio reports it.

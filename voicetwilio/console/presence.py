@@ -2,8 +2,9 @@
 
 The platform owns the busy states (ringing, in_call, wrap_up); an agent chooses available, unavailable or
 offline. An agent whose heartbeats stop is offline whatever the stored status says: routing reads
-`last_heartbeat_at`, no timer is needed. An agent who becomes available is offered the longest-waiting
-queued call at once, through routing's own offer, after our transaction has committed.
+`last_heartbeat_at`, no timer is needed. Only heartbeats count as the console being alive, never a status
+change (voiceconfig.calls.presence). An agent who becomes available is offered the longest-waiting queued call at
+once, through routing's own offer, after the status has been committed.
 """
 
 import logging
@@ -11,15 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.http import HttpRequest
-from django.utils import timezone
 
+from voiceconfig import calls as call_services
 from voiceconfig.models import AgentStatus, VoiceAgent
-from voiceconfig.services import StateConflict, agent_active_call, agent_set_status
 
-from . import routing
-from .gateway import GatewayError
+from .. import routing
+from ..gateway import GatewayError
 
 logger = logging.getLogger(__name__)
 
@@ -36,18 +35,13 @@ def heartbeat_expires_at(agent: VoiceAgent) -> datetime | None:
     return agent.last_heartbeat_at + timedelta(seconds=settings.AGENT_HEARTBEAT_TIMEOUT_SECONDS)
 
 
-def is_online(agent: VoiceAgent, *, now: datetime | None = None) -> bool:
-    expires = heartbeat_expires_at(agent)
-    return expires is not None and expires > (now or timezone.now())
-
-
 def presence(agent: VoiceAgent) -> dict:
     """What the console shows about an agent."""
     return {
         "id": agent.pk,
         "identity": agent.identity,
         "status": agent.status,
-        "online": is_online(agent),
+        "online": call_services.is_online(agent),
         "status_changed_at": agent.status_changed_at,
         "last_heartbeat_at": agent.last_heartbeat_at,
         "heartbeat_expires_at": heartbeat_expires_at(agent),
@@ -56,32 +50,17 @@ def presence(agent: VoiceAgent) -> dict:
 
 
 def agent_change_status(*, agent: VoiceAgent, status: str, request: HttpRequest | None = None) -> PresenceOutcome:
-    """Set the status the agent chose; 409 while they have a live call. Available offers a queued call."""
-    with transaction.atomic():
-        locked = VoiceAgent.objects.select_for_update().get(pk=agent.pk)
-        live = agent_active_call(agent=locked)
-        if live is not None:
-            raise StateConflict(
-                f"Agent {locked.identity} is on call {live.call_sid} ({locked.get_status_display()}); "
-                "the status can be chosen again once the call has ended."
-            )
-        agent_set_status(agent=locked, status=status)
-        if locked.wrap_up_until is not None:
-            # Choosing a status ends any wrap-up early.
-            VoiceAgent.objects.filter(pk=locked.pk).update(wrap_up_until=None)
-            locked.wrap_up_until = None
-    offered = _offer_queued_call(locked, request) if status == AgentStatus.AVAILABLE else None
-    return PresenceOutcome(agent=_fresh(locked), offered_call_id=offered)
+    """Set the status chosen for the agent; 409 while they have a live call. Available offers a queued call."""
+    chosen = call_services.agent_choose_status(agent=agent, status=status)
+    offered = _offer_queued_call(chosen, request) if status == AgentStatus.AVAILABLE else None
+    return PresenceOutcome(agent=_fresh(chosen), offered_call_id=offered)
 
 
 def agent_heartbeat(*, agent: VoiceAgent, request: HttpRequest | None = None) -> PresenceOutcome:
     """Record that the agent's console is alive. An available agent coming back online is offered a call."""
-    now = timezone.now()
-    was_online = is_online(agent, now=now)
-    VoiceAgent.objects.filter(pk=agent.pk).update(last_heartbeat_at=now)
-    agent.last_heartbeat_at = now
+    came_back = call_services.agent_record_heartbeat(agent=agent)
     offered = None
-    if not was_online and agent.status == AgentStatus.AVAILABLE:
+    if came_back and agent.status == AgentStatus.AVAILABLE:
         offered = _offer_queued_call(agent, request)
     return PresenceOutcome(agent=_fresh(agent), offered_call_id=offered)
 

@@ -83,7 +83,8 @@ class HoldResultSerializer(CallStateSerializer):
 
 class TransferResultSerializer(CallStateSerializer):
     transfer = serializers.DictField(
-        help_text="type, to, mode, participantCallSid (the new leg), toAgent (client transfers) and fromAgent."
+        help_text="The Transfer row: id, step, type, to, mode, state, participantCallSid (the new leg), "
+        "previousAgentCallSid, toAgent (client transfers) and fromAgent."
     )
 
 

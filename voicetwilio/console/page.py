@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from voiceconfig.api.permissions import agent_of
-from voiceconfig.calls import heartbeat_cutoff
+from voiceconfig.calls import available_agents
 from voiceconfig.models import AgentStatus, VoiceAgent
 
 SDK_PATH = "vendor/twilio-voice-sdk/twilio.min.js"
@@ -94,7 +94,10 @@ class TransferTargetSerializer(serializers.Serializer):
     identity = serializers.CharField()
     display_name = serializers.CharField()
     status = serializers.ChoiceField(choices=AgentStatus.choices)
-    available = serializers.BooleanField(help_text="Available with a live console: a transfer can reach them now.")
+    available = serializers.BooleanField(
+        help_text="Can take a call now (available or wrap-up over, console alive, no live call): a transfer can reach "
+        "them."
+    )
 
 
 class TransferTargetListSerializer(serializers.Serializer):
@@ -121,21 +124,19 @@ class TransferTargetsView(APIView):
         me = agent_of(request.user)
         if me is None and not request.user.is_staff:
             return Response({"results": []})
-        fields = ["id", "identity", "display_name", "status", "last_heartbeat_at"]
+        fields = ["id", "identity", "display_name", "status"]
         agents = VoiceAgent.objects.only(*fields).order_by("display_name", "id")
         if me is not None:
             agents = agents.exclude(pk=me.pk)
-        # Routing never picks an agent whose console stopped sending heartbeats; neither does a transfer.
-        fresh_after = heartbeat_cutoff()
+        # The one rule routing and a transfer use: free, console alive, no live call.
+        can_take_a_call = set(available_agents(line=None).values_list("id", flat=True))
         results = [
             {
                 "id": agent.pk,
                 "identity": agent.identity,
                 "display_name": str(agent),
                 "status": agent.status,
-                "available": agent.status == AgentStatus.AVAILABLE
-                and agent.last_heartbeat_at is not None
-                and agent.last_heartbeat_at >= fresh_after,
+                "available": agent.pk in can_take_a_call,
             }
             for agent in agents[:500]
         ]

@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from voiceconfig.models import AgentStatus, Call, CallStage, VoiceAgent
 
-from .console_serializers import AgentStatusResultSerializer
+from .serializers import AgentStatusResultSerializer
 
 
 class CallState:

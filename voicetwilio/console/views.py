@@ -13,14 +13,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from voiceconfig import calls as call_services
 from voiceconfig.api.errors import Conflict
 from voiceconfig.api.permissions import IsStaff, agent_of
 from voiceconfig.api.twofactor import PRELOGIN_QUERY_PARAMETERS, PreLoginQueryStep, no_store, token_or_verified
 from voiceconfig.models import Call, VoiceAgent
 from voiceconfig.services import StateConflict
 
-from . import agents, callcontrol, console_state, gateway, tokens
-from . import console_serializers as s
+from .. import callcontrol, gateway, tokens
+from . import presence
+from . import serializers as s
+from . import state as console_state
 
 ERRORS = {
     400: OpenApiResponse(description="Invalid input: `{error, message, details}`"),
@@ -135,7 +138,7 @@ class _CallActionView(APIView):
         if call is not None and not request.user.is_staff:
             own = agent_of(request.user)
             # After a warm transfer the transferring agent, still in the conference, keeps control too.
-            if own is None or (call.agent_id != own.pk and callcontrol.warm_transferrer_of(call) != own.pk):
+            if own is None or (call.agent_id != own.pk and call_services.warm_transferrer_of(call) != own.pk):
                 call = None
         if call is None:
             raise exceptions.NotFound(f"No call {ref} of yours.")
@@ -223,7 +226,8 @@ class CallTransferView(_CallActionView):
             "agent's softphone (`type: client`; the agent must be available, and is reserved as routing does). "
             "`mode: cold` (default): the agent leaves at once and the new party takes over. `mode: warm`: the agent "
             "stays to introduce the caller and leaves by hanging up. A held caller is taken off hold by a cold "
-            "transfer. Each step is a CallLog row (`event: transfer`) naming who passed the call to whom."
+            "transfer. Each transfer is a row (the call's `transfers`, with its state: requested, ringing, connected, "
+            "completed, unanswered or failed) and a CallLog row (`event: transfer`) naming who passed the call to whom."
         ),
         parameters=[CALL_ID_PARAMETER],
         request=s.TransferRequestSerializer,
@@ -280,10 +284,14 @@ class AgentStatusView(APIView):
         params = s.AgentStatusRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         try:
-            outcome = agents.agent_change_status(agent=agent, status=params.validated_data["status"], request=request)
+            outcome = presence.agent_change_status(
+                agent=agent,
+                status=params.validated_data["status"],
+                request=request,
+            )
         except StateConflict as exc:
             raise conflict(exc) from exc
-        data = {**agents.presence(outcome.agent), "offered_call": outcome.offered_call_id}
+        data = {**presence.presence(outcome.agent), "offered_call": outcome.offered_call_id}
         return Response(s.AgentStatusResultSerializer(data).data)
 
 
@@ -309,9 +317,9 @@ class AgentHeartbeatView(APIView):
     )
     def post(self, request: Request, agentid: str) -> Response:
         agent = agent_for(request, agentid)
-        outcome = agents.agent_heartbeat(agent=agent, request=request)
-        presence = {**agents.presence(outcome.agent), "offered_call": outcome.offered_call_id}
-        return Response(console_state.heartbeat_answer(presence, outcome.agent))
+        outcome = presence.agent_heartbeat(agent=agent, request=request)
+        data = {**presence.presence(outcome.agent), "offered_call": outcome.offered_call_id}
+        return Response(console_state.heartbeat_answer(data, outcome.agent))
 
 
 # --- phone number search (decision 11) ---------------------------------------------------------

@@ -6,7 +6,7 @@ express; `{id}` is our call id or the caller's CallSid.
 
 from django.urls import path, re_path
 
-from . import console_views as views
+from . import views
 
 CALL_REF = r"(?P<id>[0-9]{1,18}|CA[0-9a-f]{32})"
 AGENT_ID = r"(?P<agentid>[0-9]{1,18})"

@@ -1,0 +1,88 @@
+"""The queue: callers waiting for an agent (stage `queued`, no agent), longest waiting first.
+
+Waiting is a stage move like any other (stage.py), so a replayed IVR answer cannot put a connected caller back
+in line. Leaving the queue for voicemail is decided under the call's row lock, so no agent can be reserved for a
+caller at the moment they are sent elsewhere.
+"""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from ..models import TERMINAL_CALL_STATUSES, Call, CallEvent, CallStage, VoiceAgent
+from .availability import LineMembers
+from .log import call_log_add
+from .stage import StageEvent, call_move_stage, next_stage
+from .status import is_terminal
+from .timing import seconds_between
+
+
+def is_waiting(call: Call) -> bool:
+    return call.stage == CallStage.QUEUED and call.agent_id is None and not is_terminal(call.status)
+
+
+def waiting_calls(*, agent: VoiceAgent | None = None) -> QuerySet[Call]:
+    """Callers waiting for an agent, longest waiting first; with `agent`, only those of lines the agent answers."""
+    queryset = Call.objects.filter(stage=CallStage.QUEUED, agent__isnull=True).exclude(
+        status__in=TERMINAL_CALL_STATUSES
+    )
+    if agent is not None:
+        queryset = queryset.filter(
+            Exists(LineMembers.objects.filter(phoneline_id=OuterRef("phone_line_id"), voiceagent_id=agent.pk))
+            | ~Exists(LineMembers.objects.filter(phoneline_id=OuterRef("phone_line_id")))
+        )
+    return queryset.order_by("queued_at", "id")
+
+
+def is_talking(*, call_id: int) -> bool:
+    """Whether an agent has answered the live caller by now (read again after a slow request to Twilio)."""
+    return (
+        Call.objects.filter(pk=call_id, stage=CallStage.CONNECTED).exclude(status__in=TERMINAL_CALL_STATUSES).exists()
+    )
+
+
+def call_enqueue(*, call: Call) -> bool:
+    """The caller starts waiting for an agent (keeps the first queued_at). False when the call is past that."""
+    now, queued_at = timezone.now(), call.queued_at
+    if not call_move_stage(call=call, event=StageEvent.ENQUEUE, queued_at=Coalesce("queued_at", Value(now))):
+        return False
+    call.queued_at = queued_at or now
+    return True
+
+
+@transaction.atomic
+def call_leave_queue(*, call_sid: str, stage: str, max_wait_seconds: int, now: datetime | None = None) -> Call | None:
+    """A caller who waited `max_wait_seconds` with nobody ringing leaves the queue for `stage` (voicemail/message).
+
+    Returns the call when it left now; None when it is not waiting any more (an agent took it, it ended) or
+    has not waited long enough.
+    """
+    now = now or timezone.now()
+    call = Call.objects.select_for_update().filter(call_sid=call_sid).first()
+    if call is None or not is_waiting(call):
+        return None
+    # A caller requeued after a transfer nobody answered gets the full wait again, from the requeue.
+    waiting_since = call.requeued_at or call.queued_at
+    if waiting_since and (now - waiting_since).total_seconds() < max_wait_seconds:
+        return None
+    event = StageEvent.VOICEMAIL if stage == CallStage.VOICEMAIL else StageEvent.MESSAGE
+    call.stage = next_stage(call.stage, event)
+    call.wait_seconds = seconds_between(call.queued_at, now)
+    call.save(update_fields=["stage", "wait_seconds", "updated_at"])
+    call_log_add(
+        call=call,
+        call_sid=call.call_sid,
+        event=CallEvent.ROUTING,
+        dedupe_key=f"left-queue:{call.stage}",
+        message=f"Nobody answered within {max_wait_seconds} s: the caller goes to {call.stage}.",
+    )
+    return call
+
+
+def call_back_to_queue(*, call: Call, reason: str) -> None:
+    """Undo call_leave_queue when sending the caller elsewhere failed: they keep waiting."""
+    call_move_stage(call=call, event=StageEvent.BACK_TO_QUEUE)
+    call_log_add(call=call, call_sid=call.call_sid, event=CallEvent.ROUTING, message=reason)

@@ -1,0 +1,1 @@
+"""The agent console: its page (page), its API (views, serializers, urls) and agent presence (presence)."""
