@@ -36,19 +36,60 @@ def sids(response) -> list[str]:
     return [row["callSid"] for row in response.json()["results"]]
 
 
-def test_calls_are_created_by_the_platform_not_over_rest(staff_client, line, agent):
-    response = staff_client.post(
-        CALLS,
-        {"callSid": call_sid(10), "from": "+447700900123", "to": "+14155550100", "phoneLine": line.pk,
-         "agent": agent.pk, "status": "in-progress", "direction": "inbound"},
-        format="json",
-    )  # fmt: skip
+def backfill_body(line, agent, **changes) -> dict:
+    body = {"callSid": call_sid(10), "from": "+447700900123", "to": "+14155550100", "phoneLine": line.pk,
+            "agent": agent.pk, "status": "completed", "direction": "inbound", "startedAt": "2026-03-01T10:00:00Z",
+            "answeredAt": "2026-03-01T10:00:30Z", "endedAt": "2026-03-01T10:05:30Z"}  # fmt: skip
+    return body | changes
 
-    assert response.status_code == 405
-    assert response.json()["error"] == "method_not_allowed"
-    assert "POST" not in response["Allow"]
+
+def test_staff_backfill_a_finished_call_twilio_handled_while_we_could_not_record_it(staff_client, line, agent):
+    response = staff_client.post(CALLS, backfill_body(line, agent), format="json")
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["callSid"], body["status"], body["stage"], body["agent"]) == (call_sid(10), "completed", "connected",
+                                                                              agent.pk)  # fmt: skip
+    assert (body["waitSeconds"], body["talkSeconds"]) == (30, 300)
+    note = CallLog.objects.get(call_sid=call_sid(10))
+    assert note.message == "Recorded by boss after the fact (backfill from Twilio's call log)."
+    # A finished call blocks nobody: the agent is as free as before.
+    agent.refresh_from_db()
+    assert not Call.objects.active().filter(agent=agent).exists()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"status": "in-progress"}, "status"),
+        ({"status": "queued"}, "status"),
+        ({"callSid": "CA123"}, "callSid"),
+        ({"endedAt": "2026-03-01T09:00:00Z"}, "endedAt"),
+        ({"answeredAt": "2026-03-01T11:00:00Z"}, "answeredAt"),
+        ({"from": None}, "from"),
+    ],
+)
+def test_a_backfill_is_a_finished_call_or_a_400_naming_the_field(staff_client, line, agent, changes, field):
+    response = staff_client.post(CALLS, backfill_body(line, agent, **changes), format="json")
+
+    assert response.status_code == 400, response.content
+    assert field in response.json()["details"]
     # A fabricated live call would have blocked the agent (one call at a time) and shown in the overview.
-    assert not Call.objects.filter(call_sid=call_sid(10)).exists()
+    assert not Call.objects.exists()
+
+
+def test_a_backfill_of_a_call_we_already_have_is_refused(staff_client, calls, line, agent):
+    response = staff_client.post(CALLS, backfill_body(line, agent, callSid=calls[0].call_sid), format="json")
+
+    assert response.status_code == 400
+    assert "callSid" in response.json()["details"]
+
+
+def test_agents_cannot_backfill_calls(agent_client, line, agent):
+    response = agent_client.post(CALLS, backfill_body(line, agent), format="json")
+
+    assert response.status_code == 403
+    assert not Call.objects.exists()
 
 
 def test_a_call_shows_the_spec_names_from_and_to(staff_client, calls):
@@ -93,7 +134,7 @@ def snapshot(call: Call) -> dict:
         ("phoneLine", None),
         ("startedAt", "2026-01-01T00:00:00Z"),
         ("queuedAt", "2026-01-01T00:00:00Z"),
-        ("answeredAt", None),
+        ("answeredAt", "2026-01-02T00:00:00Z"),
         ("endedAt", "2026-01-01T00:00:00Z"),
         ("waitSeconds", 0),
         ("talkSeconds", 9999),
@@ -116,7 +157,7 @@ def test_every_field_of_a_call_is_read_only_and_a_write_is_a_400_naming_it(staff
     assert snapshot(first) == before
 
 
-def test_a_patch_names_every_field_it_tried_to_rewrite_and_a_put_is_not_offered(staff_client, calls, line):
+def test_a_patch_or_put_names_every_field_it_tried_to_rewrite(staff_client, calls, line):
     third = calls[2]
     before = snapshot(third)
     body = {"id": third.pk, "callSid": third.call_sid, "from": "+447700900999", "status": "completed",
@@ -125,10 +166,23 @@ def test_a_patch_names_every_field_it_tried_to_rewrite_and_a_put_is_not_offered(
     patched = staff_client.patch(f"{CALLS}/{third.pk}", body, format="json")
     put = staff_client.put(f"{CALLS}/{third.pk}", body, format="json")
 
-    assert patched.status_code == 400
-    assert set(patched.json()["details"]) == {"callSid", "from", "status", "phoneLine"}
-    assert put.status_code == 405
+    for answer in (patched, put):
+        assert answer.status_code == 400
+        # The callSid sent back unchanged is no rewrite; the three fields that differ are named.
+        assert set(answer.json()["details"]) == {"from", "status", "phoneLine"}
     assert snapshot(third) == before
+
+
+def test_a_put_of_the_call_as_read_changes_nothing(staff_client, calls):
+    url = f"{CALLS}/{calls[0].pk}"
+    before = snapshot(calls[0])
+    read = staff_client.get(url).json()
+
+    response = staff_client.put(url, read, format="json")
+
+    assert response.status_code == 200, response.content
+    assert response.json() == read
+    assert snapshot(calls[0]) == before
 
 
 def test_an_empty_patch_changes_nothing_and_answers_the_call(staff_client, calls):

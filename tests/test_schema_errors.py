@@ -52,5 +52,8 @@ def test_the_validation_details_are_documented_as_lists_of_sentences_by_field(sc
 def test_a_call_answer_always_has_from_and_to(schema):
     call = schema["components"]["schemas"]["Call"]
     assert {"id", "callSid", "from", "to", "direction", "status", "phoneLine", "agent"} <= set(call["required"])
-    # What a client sends may still leave them out.
-    assert "from" not in schema["components"]["schemas"]["PatchedCallRequest"].get("required", [])
+    # Every field of a call is read-only, so a PATCH has no body to require anything of; a backfill needs them.
+    assert "PatchedCallRequest" not in schema["components"]["schemas"]
+    assert {"callSid", "from", "to", "status", "startedAt", "endedAt"} <= set(
+        schema["components"]["schemas"]["CallBackfillRequest"]["required"]
+    )

@@ -64,7 +64,8 @@ class ServerErrorMiddleware:
         if response.status_code < 500 or request.path.startswith(HTML_PREFIXES):
             return response
         if is_webhook(request.path):
-            if _is_twiml(response):
+            # TwiML, or an answer a webhook gave on purpose (a database outage's 503: voicetwilio/webhooks/outage.py).
+            if _is_twiml(response) or getattr(response, "deliberate", False):
                 return response
             return twiml_response(request, apology(fallback_url=""), status=response.status_code)
         if _is_json(response):

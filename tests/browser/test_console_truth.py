@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from tests.browser.conftest import console_login
 from tests.conftest import call_sid, make_user
+from voiceconfig import calls as call_services
 from voiceconfig import services
 from voiceconfig.models import AgentStatus, Call, CallStage, CallStatus, VoiceAgent
 
@@ -200,7 +201,7 @@ def test_the_transfer_list_says_why_no_agent_can_take_the_call(transactional_db,
     assert page.inner_text("#call-error") == "Choose an available agent to transfer to."
 
     # Quinn becomes free: choosing "to an agent" again reloads the list, and the note goes.
-    services.agent_set_status(agent=busy, status=AgentStatus.AVAILABLE)
+    call_services.agent_set_status(agent=busy, status=AgentStatus.AVAILABLE)
     VoiceAgent.objects.filter(pk=busy.pk).update(last_heartbeat_at=timezone.now())
     page.check("input[name=transfer-type][value=phonenumber]")
     page.check("input[name=transfer-type][value=client]")

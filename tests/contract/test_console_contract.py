@@ -4,6 +4,7 @@ from django.conf import settings
 
 from tests.console_support import CONFERENCE_SID, connected_call, make_available
 from voiceconfig.models import Call
+from voicetwilio.links import RETRY_OVERRIDES
 
 
 def assert_accepted(mock) -> None:
@@ -45,7 +46,10 @@ def test_a_cold_transfer_to_an_agent_is_three_requests_twilio_accepts(
         "From": line.phone_number,
         "To": "client:bob",
         "Timeout": str(line.config.ring_timeout_seconds),
-        "StatusCallback": f"http://testserver/voicetwilio/participantcallback?callSid={call.call_sid}&agent={other_agent.pk}",
+        "StatusCallback": (
+            f"http://testserver/voicetwilio/participantcallback?callSid={call.call_sid}"
+            f"&transfer={call.transfers.get().pk}&agent={other_agent.pk}#{RETRY_OVERRIDES}"
+        ),
         "StatusCallbackMethod": "POST",
         "StatusCallbackEvent": ["initiated", "ringing", "answered", "completed"],
         "EarlyMedia": "true",

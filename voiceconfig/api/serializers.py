@@ -8,6 +8,7 @@ from rest_framework.validators import UniqueValidator
 from voiceconfig import calls as call_services
 from voiceconfig import services
 from voiceconfig.models import (
+    TERMINAL_CALL_STATUSES,
     AgentStatus,
     BusinessHours,
     Call,
@@ -364,13 +365,67 @@ class CallSerializer(RefuseReadOnlyWrites, serializers.ModelSerializer):
         read_only_fields = CALL_FIELDS
 
     def get_fields(self):
-        # `from` and `to` are the specification's names but `from` is a Python keyword.
-        fields = super().get_fields()
-        fields["from"] = fields.pop("from_number")
-        fields["to"] = fields.pop("to_number")
-        fields["from"].source = "from_number"
-        fields["to"].source = "to_number"
-        return fields
+        return spec_names_for_numbers(super().get_fields())
+
+    def writable_anyway(self) -> set[str]:
+        # A PUT (or PATCH) may echo back what it read: a field sent with its current value changes nothing.
+        if self.instance is None or isinstance(self.instance, list | tuple):
+            return {"id"}
+        current = self.to_representation(self.instance)
+        return {"id"} | {name for name, value in self.initial_data.items() if current.get(name, object()) == value}
+
+
+def spec_names_for_numbers(fields: dict) -> dict:
+    # `from` and `to` are the specification's names but `from` is a Python keyword.
+    fields["from"] = fields.pop("from_number")
+    fields["to"] = fields.pop("to_number")
+    fields["from"].source = "from_number"
+    fields["to"].source = "to_number"
+    return fields
+
+
+class CallBackfillSerializer(serializers.ModelSerializer):
+    """POST /voiceconfig/calls: a finished call Twilio handled while our webhooks could not record it."""
+
+    status = serializers.ChoiceField(
+        choices=sorted(TERMINAL_CALL_STATUSES), help_text="How the call ended: only a finished call is recorded."
+    )
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField()
+
+    class Meta:
+        model = Call
+        fields = [
+            "call_sid",
+            "from_number",
+            "to_number",
+            "direction",
+            "status",
+            "phone_line",
+            "agent",
+            "started_at",
+            "answered_at",
+            "ended_at",
+        ]
+        extra_kwargs = {"from_number": {"required": True}, "to_number": {"required": True}}
+
+    def get_fields(self):
+        return spec_names_for_numbers(super().get_fields())
+
+    def validate(self, attrs):
+        started, answered, ended = attrs["started_at"], attrs.get("answered_at"), attrs["ended_at"]
+        if ended < started:
+            raise serializers.ValidationError({"endedAt": ["A call ends after it starts."]})
+        if answered is not None and not started <= answered <= ended:
+            raise serializers.ValidationError({"answeredAt": ["A call is answered between its start and its end."]})
+        return attrs
+
+    def create(self, validated_data):
+        user = self.context["request"].user
+        return call_services.call_backfill(**validated_data, recorded_by=user.get_username())
+
+    def to_representation(self, instance):
+        return CallSerializer(instance, context=self.context).data
 
 
 class CallLogSerializer(RefuseReadOnlyWrites, serializers.ModelSerializer):

@@ -2,6 +2,7 @@
 
 from django.db import transaction
 from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import SAFE_METHODS
@@ -113,12 +114,17 @@ class VoiceAgentViewSet(AgentScopedViewSet):
             raise Conflict(str(exc)) from exc
 
 
+@extend_schema_view(
+    create=extend_schema(request=serializers.CallBackfillSerializer, responses={201: serializers.CallSerializer})
+)
 class CallViewSet(AgentScopedViewSet):
     """Calls, as Twilio and the call flow recorded them. An agent reads the calls they took; staff read all.
 
-    Nothing creates or rewrites a call over REST: the platform creates it from Twilio's request, and every field
-    is read-only (a write to one is a 400 that names it). Staff annotate a call with a note in its call logs. Only
-    a superuser may delete a call (an erasure request), with its timeline.
+    Nothing rewrites a call over REST: every field is what Twilio told us or what the call flow decided from it, so a
+    PUT or PATCH that changes a field is a 400 naming it (sending a field back unchanged is fine). Staff annotate a
+    call with a note in its call logs. POST records a *finished* call that Twilio handled while our webhooks could
+    not record it (a backfill from Twilio's call log). Only a superuser may delete a call (an erasure request), with
+    its timeline.
     """
 
     queryset = Call.objects.prefetch_related("transfers")
@@ -126,9 +132,12 @@ class CallViewSet(AgentScopedViewSet):
     filterset_class = filters.CallFilter
     search_fields = ["call_sid", "from_number", "to_number"]
     agent_lookup = "agent_id"
-    # PATCH stays so that a write to a call is told which fields it cannot change; nothing creates or replaces one.
-    http_method_names = ["get", "patch", "delete", "head", "options"]
     schema_error_codes_excluded = {"409"}  # no state of a call makes a refused write or a deletion a conflict
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return serializers.CallBackfillSerializer
+        return super().get_serializer_class()
 
     def perform_update(self, serializer):
         # Every field is read-only, so a valid update has nothing to write: not even updated_at moves.

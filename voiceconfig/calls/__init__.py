@@ -16,9 +16,11 @@ then asks them to record the outcome. Modules, by concern (docs/architecture.md)
     wrapup        the one wrap-up
     presence      agent status and heartbeats
     timing        durations from stored facts
+    backfill      a finished call that staff record after the fact
 """
 
 from .availability import anyone_available, available_agents, heartbeat_cutoff, is_free, is_online
+from .backfill import call_backfill
 from .conference import call_apply_conference_event, call_store_recording
 from .control import HoldOutcome, call_record_hold, call_record_resume, held_seconds
 from .legs import LegResult, call_apply_leg_event
@@ -57,6 +59,7 @@ __all__ = [
     "anyone_available",
     "available_agents",
     "call_apply_conference_event",
+    "call_backfill",
     "call_apply_leg_event",
     "call_apply_status",
     "call_attach_agent_leg",

@@ -70,4 +70,6 @@ def database_unavailable(request: HttpRequest, error: Exception) -> HttpResponse
     else:
         response = twiml_response(request, twiml.empty(), status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    # Not a crash: voice_project.server_errors leaves this 5xx as it is (no apology in place of the envelope).
+    response.deliberate = True
     return response
