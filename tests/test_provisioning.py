@@ -4,6 +4,7 @@ The emulated account owns OWNED, with nothing configured on it; provisioning is 
 """
 
 import re
+from dataclasses import replace
 from urllib.parse import quote
 
 import pytest
@@ -23,11 +24,17 @@ NOT_OWNED = "+14155550199"
 FOR_SALE = "+14155550150"
 QUOTED = quote(FOR_SALE)
 BASE = "https://voice.example.com"
+# A number bought before its line exists: the bare fallback URL until the line is saved.
 WANTED = gateway.NumberUrls(
     voice_url=f"{BASE}/voicetwilio/voice",
     voice_fallback_url=f"{BASE}/voicetwilio/fallback",
-    status_callback=f"{BASE}/voicetwilio/statuscallback#rc=3&rp=ct,rt,5xx",
+    status_callback=f"{BASE}/voicetwilio/statuscallback#rc=5&rp=ct,rt,5xx&tt=15000",
 )
+# A line on the `config` fixture's defaults: the fallback answers from its query string while the database is down.
+OWNED_FALLBACK = (
+    f"{BASE}/voicetwilio/fallback?line=%2B14155550100&voice=Polly.Joanna&language=en-US&voicemail=1&maxSeconds=120"
+)
+WANTED_FOR_LINE = replace(WANTED, voice_fallback_url=OWNED_FALLBACK)
 URL = "/voiceconfig/phonelines"
 CREDENTIALS = Credentials()
 
@@ -73,7 +80,7 @@ def test_saving_an_enabled_line_sends_one_update_with_the_three_urls_and_stores_
 
     assert response.status_code == 201, response.content
     assert len(number_updates(twilio)) == 1
-    assert urls_of(twilio) == WANTED
+    assert urls_of(twilio) == WANTED_FOR_LINE
     assert response.json()["twilioSid"] == owned(twilio).sid
     assert PhoneLine.objects.get().twilio_sid == owned(twilio).sid
 
@@ -135,7 +142,7 @@ def test_a_drifted_number_shows_in_the_admin_and_the_sync_repairs_it(twilio, sta
 
     out, _ = sync()
     assert f"{OWNED} (Main): changed VoiceUrl https://old-vendor.example.com/voice -> {WANTED.voice_url}" in out
-    assert urls_of(twilio) == WANTED
+    assert urls_of(twilio) == WANTED_FOR_LINE
     assert len(number_updates(twilio)) == 2  # the save, then the repair
 
     out, _ = sync()
@@ -250,7 +257,7 @@ def test_the_admin_form_attaches_the_number_and_refuses_one_not_on_the_account(t
     saved = admin_client.post("/admin/voiceconfig/phoneline/add/", line_form(config, OWNED))
     assert saved.status_code == 302
     assert PhoneLine.objects.get().twilio_sid == owned(twilio).sid
-    assert urls_of(twilio) == WANTED and len(number_updates(twilio)) == 1
+    assert urls_of(twilio) == WANTED_FOR_LINE and len(number_updates(twilio)) == 1
 
 
 def test_buying_needs_the_permission(twilio, client):
@@ -321,7 +328,7 @@ def test_enabling_lines_in_bulk_attaches_each_number_and_leaves_one_not_on_the_a
     good.refresh_from_db()
     ghost.refresh_from_db()
     assert (good.enabled, good.twilio_sid) == (True, owned(twilio).sid)
-    assert urls_of(twilio) == WANTED
+    assert urls_of(twilio) == WANTED_FOR_LINE
     assert ghost.enabled is False
     assert "Ghost (+14155550199) was not enabled" in response.content.decode()
 
@@ -365,3 +372,31 @@ def test_a_sync_started_while_another_host_runs_one_does_nothing(twilio, line):
 
     out, _ = sync()
     assert "changed VoiceUrl" in out and len(number_updates(twilio)) == 1
+
+
+# --- one fallback URL ------------------------------------------------------------------------------------------
+def test_the_number_carries_the_same_fallback_url_webhook_urls_prints(twilio, staff_client, config):
+    """Issue 15 x 11: what provisioning sets on the number is the signed fallback URL, query string and all."""
+    from io import StringIO
+
+    staff_client.post(URL, {"name": "Main", "phoneNumber": OWNED, "config": config.pk}, format="json")
+    printed = StringIO()
+    call_command("webhook_urls", stdout=printed)
+
+    assert f"Primary handler fails (POST): {urls_of(twilio).voice_fallback_url}\n" in printed.getvalue()
+    assert f"Call status changes (POST):  {urls_of(twilio).status_callback}\n" in printed.getvalue()
+
+
+def test_a_config_change_the_fallback_needs_drifts_the_number_and_the_sync_repairs_it(twilio, staff_client, config):
+    staff_client.post(URL, {"name": "Main", "phoneNumber": OWNED, "config": config.pk}, format="json")
+    config.after_hours_forward_to = "+14155550177"
+    config.voicemail_enabled = False
+    config.save()
+
+    out, _ = sync()
+
+    forward_fallback = f"{BASE}/voicetwilio/fallback?line=%2B14155550100&voice=Polly.Joanna&language=en-US"
+    forward_fallback += "&forward=%2B14155550177"
+    assert f"changed VoiceFallbackUrl {OWNED_FALLBACK} -> {forward_fallback}" in out
+    assert urls_of(twilio).voice_fallback_url == forward_fallback
+    assert sync()[0].strip() == "Nothing to change: every line and the TwiML application are in sync."

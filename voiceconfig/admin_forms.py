@@ -126,7 +126,8 @@ class PhoneLineAdminForm(forms.ModelForm):
         if self.errors or not provisioning_on() or not cleaned.get("enabled") or not cleaned.get("phone_number"):
             return cleaned
         try:
-            cleaned["twilio_sid"] = provisioner().attach(phone_number=cleaned["phone_number"])
+            line = PhoneLine(phone_number=cleaned["phone_number"], config=cleaned.get("config"), enabled=True)
+            cleaned["twilio_sid"] = provisioner().attach(phone_number=cleaned["phone_number"], line=line)
         except NumberRefused as exc:
             self.add_error("phone_number", str(exc))
         except Exception as exc:

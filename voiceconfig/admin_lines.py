@@ -85,7 +85,8 @@ class LineProvisioningAdmin(admin.ModelAdmin):
         ready = []
         for line in queryset.order_by("id"):
             try:
-                sid = provisioner().attach(phone_number=line.phone_number)
+                line.enabled = True  # what the number must carry once the line is enabled
+                sid = provisioner().attach(phone_number=line.phone_number, line=line)
             except NumberRefused as exc:
                 self.message_user(request, f"{line} was not enabled: {exc}", messages.ERROR)
                 continue

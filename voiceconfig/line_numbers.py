@@ -34,8 +34,10 @@ class LineState:
 
 
 class Provisioner(Protocol):
-    def attach(self, *, phone_number: str) -> str:
-        """Point the number's three URLs at us; return its SID. Raises NumberRefused, or a gateway error."""
+    def attach(self, *, phone_number: str, line=None) -> str:
+        """Point the number's three URLs at us; return its SID. Raises NumberRefused, or a gateway error.
+
+        `line` (a PhoneLine, saved or not, with its config) gives the fallback URL its query string."""
 
     def buy(self, *, phone_number: str, friendly_name: str = "") -> str:
         """Buy a number for sale with our URLs already set; return its SID."""

@@ -232,6 +232,12 @@ def end_call(*, call_sid: str) -> None:
         client().calls(call_sid).update(status="completed")
 
 
+def end_conference(*, conference_sid: str) -> None:
+    """End a conference: every participant still in it (the agent's leg, a transfer's leg) is hung up."""
+    with _translate_errors("end the conference"):
+        client().conferences(conference_sid).update(status="completed")
+
+
 # Our API's names for Twilio's number types, and the twilio-python list each maps to.
 NUMBER_KINDS = {"local": "local", "tollFree": "toll_free", "mobile": "mobile"}
 

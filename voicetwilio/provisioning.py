@@ -8,43 +8,41 @@ order everywhere is decide, call Twilio, then save, and no database transaction 
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.urls import reverse
 
 from voiceconfig.line_numbers import LineState, NumberAnsweredByApplication, NumberNotOnAccount
+from voiceconfig.models import PhoneLine
 
 from . import gateway
 from .gateway import IncomingNumber, NumberUrls
-from .links import public_base_url
-
-# Twilio's connection overrides on the status callback (a URL fragment Twilio reads and never sends): retry a
-# refused connection, a read timeout or a 5xx (our 503 while the database is down) up to 3 times. The voice URL
-# carries none: when it fails Twilio must go to the fallback URL at once, not retry the caller's first seconds away.
-STATUS_CALLBACK_OVERRIDES = "rc=3&rp=ct,rt,5xx"
+from .links import webhook_url
+from .webhooks.fallback import fallback_url
 
 # The name the sync gives the softphone's TwiML application when it creates one (and finds it by next time).
 SOFTPHONE_APP_NAME = "Voice softphone"
 
 
-def with_retry_overrides(url: str, overrides: str = STATUS_CALLBACK_OVERRIDES) -> str:
-    return f"{url}#{overrides}"
+def wanted_urls(line: PhoneLine | None = None) -> NumberUrls:
+    """The URLs a line's number must carry, on our public base URL (TWILIO_WEBHOOK_BASE_URL).
 
-
-def wanted_urls() -> NumberUrls:
-    """The URLs every line's number must carry, on our public base URL (TWILIO_WEBHOOK_BASE_URL).
+    Built by the same functions as every other webhook URL (links.webhook_url): the status callback carries the
+    event callbacks' retry overrides, and the fallback URL is `fallback.fallback_url(line)`, the one
+    `manage.py webhook_urls` prints, with the query string (forward number, voicemail, voice, language) it answers
+    from while the database is down. So a line whose config changes drifts, and `twilio_sync` repairs it. Without a
+    line (a number bought before its line exists) the bare fallback URL, until the line is saved.
 
     Never the origin of an admin's request: the admin page, the REST API and the sync must all want the same
     URLs, or each would call the others' work drift. Without the setting it is links' development default.
     """
-    base = public_base_url()
+    has_config = line is not None and line.config_id is not None
     return NumberUrls(
-        voice_url=base + reverse("voice"),
-        voice_fallback_url=base + reverse("fallback"),
-        status_callback=with_retry_overrides(base + reverse("statuscallback")),
+        voice_url=webhook_url("voice"),
+        voice_fallback_url=fallback_url(line) if has_config else webhook_url("fallback"),
+        status_callback=webhook_url("statuscallback"),
     )
 
 
 def softphone_voice_url() -> str:
-    return public_base_url() + reverse("voice")
+    return webhook_url("voice")
 
 
 URL_NAMES = {"voice_url": "VoiceUrl", "voice_fallback_url": "VoiceFallbackUrl", "status_callback": "StatusCallback"}
@@ -98,14 +96,14 @@ def answered_by_application(number: IncomingNumber) -> NumberAnsweredByApplicati
     )
 
 
-def attach(*, phone_number: str) -> IncomingNumber:
+def attach(*, phone_number: str, line: PhoneLine | None = None) -> IncomingNumber:
     """Point the account's number at us in exactly one update (after one lookup); return it as Twilio now has it."""
     number = gateway.find_incoming_number(phone_number=phone_number)
     if number is None:
         raise not_on_account(phone_number)
     if number.voice_application_sid:
         raise answered_by_application(number)
-    return gateway.configure_incoming_number(sid=number.sid, urls=wanted_urls())
+    return gateway.configure_incoming_number(sid=number.sid, urls=wanted_urls(line))
 
 
 def numbers_by_phone_number() -> dict[str, IncomingNumber]:
@@ -116,8 +114,8 @@ def numbers_by_phone_number() -> dict[str, IncomingNumber]:
 class TwilioProvisioner:
     """What voiceconfig calls (voiceconfig.line_numbers.Provisioner), registered in VoicetwilioConfig.ready."""
 
-    def attach(self, *, phone_number: str) -> str:
-        return attach(phone_number=phone_number).sid
+    def attach(self, *, phone_number: str, line: PhoneLine | None = None) -> str:
+        return attach(phone_number=phone_number, line=line).sid
 
     def buy(self, *, phone_number: str, friendly_name: str = "") -> str:
         return gateway.buy_number(phone_number=phone_number, urls=wanted_urls(), friendly_name=friendly_name).sid
@@ -131,8 +129,9 @@ class TwilioProvisioner:
             numbers = numbers_by_phone_number()
         except gateway.GatewayError as exc:
             return {line.pk: LineState("unknown", "Unknown", exc.message) for line in lines}
-        wanted = wanted_urls()
-        return {line.pk: state_of(line.phone_number, numbers.get(line.phone_number), wanted) for line in lines}
+        return {
+            line.pk: state_of(line.phone_number, numbers.get(line.phone_number), wanted_urls(line)) for line in lines
+        }
 
 
 @dataclass(frozen=True)

@@ -630,7 +630,12 @@
       }
       return;
     }
-    say($("call-error"), "This browser is not connected to the call (it was answered elsewhere or before a reload).");
+    // No softphone connection here (answered in another tab, before a reload, or the SDK lost Twilio): the server
+    // ends the call at Twilio, and the agent goes to wrap-up.
+    callAction("hangup", {}, (result) => {
+      activity(result.changed ? "You hung up the call." : "The call had already ended.");
+      heartbeat();
+    });
   }
 
   function transferType() {

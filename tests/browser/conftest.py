@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -131,6 +132,55 @@ class PageWatch:
 
     def assert_clean(self) -> None:
         assert self.problems == [], "\n".join(self.problems)
+
+
+def _in_memory_sqlite() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "sqlite" and connection.is_in_memory_db()
+
+
+class OneRequestAtATime:
+    """A WSGI application that runs one request at a time while the test database is in-memory SQLite.
+
+    There every request thread of Django's live server reaches the same in-memory database, either through the
+    test's own connection handed to each thread (two transactions at once on it: "cannot start a transaction
+    within a transaction") or through a shared-cache connection of its own, whose table locks fail at once
+    ("database table is locked": shared cache ignores the busy timeout). So the console's heartbeat racing a
+    click's request failed now and then. Requests there take turns, each read to its end inside the lock;
+    PostgreSQL (and file SQLite) answer in parallel as before. Decided per request: the live server starts
+    before the test database exists.
+    """
+
+    def __init__(self, application):
+        self.application = application
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        if not _in_memory_sqlite():
+            return self.application(environ, start_response)
+        with self.lock:
+            result = self.application(environ, start_response)
+            try:
+                return list(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _live_server_takes_turns_on_in_memory_sqlite() -> Iterator:
+    """Set before pytest-django starts the live server (session-scoped too, autouse fixtures come first)."""
+    from django.core.servers.basehttp import ThreadedWSGIServer
+    from django.test.testcases import LiveServerThread
+
+    class TurnTakingWSGIServer(ThreadedWSGIServer):
+        def set_app(self, application) -> None:
+            super().set_app(OneRequestAtATime(application))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(LiveServerThread, "server_class", TurnTakingWSGIServer)
+        yield
 
 
 @pytest.fixture

@@ -80,3 +80,18 @@ def test_number_search_asks_twilio_for_voice_numbers(staff_client, twilio_mock):
     assert search.path == f"/2010-04-01/Accounts/{settings.TWILIO_ACCOUNT_SID}/AvailablePhoneNumbers/US/Local.json"
     assert search.query_params() == {"AreaCode": "510", "Contains": "555", "VoiceEnabled": "true", "PageSize": "20"}
     assert response.json()["phoneNumberList"][0]["phoneNumber"] == "+18089251571"  # Twilio's example
+
+
+def test_hangup_ends_the_callers_leg_and_the_conference_as_twilio_documents(agent_client, agent, line, twilio_mock):
+    call = connected_call(agent=agent, line=line)
+    account = f"/2010-04-01/Accounts/{settings.TWILIO_ACCOUNT_SID}"
+
+    response = agent_client.post(f"/voicetwilio/calls/{call.pk}:hangup")
+
+    assert response.status_code == 200, response.json()
+    assert_accepted(twilio_mock)
+    assert [(e.method, e.path, e.params()) for e in twilio_mock.exchanges] == [
+        ("POST", f"{account}/Calls/{call.call_sid}.json", {"Status": "completed"}),
+        ("POST", f"{account}/Conferences/{CONFERENCE_SID}.json", {"Status": "completed"}),
+    ]
+    assert Call.objects.get(pk=call.pk).status == "completed"

@@ -139,6 +139,14 @@ def test_ending_a_call_completes_it(twilio_mock):
     assert exchange.params() == {"Status": "completed"}
 
 
+def test_ending_a_conference_completes_it_for_everyone_in_it(twilio_mock):
+    gateway.end_conference(conference_sid=CONFERENCE_SID)
+
+    exchange = only_exchange(twilio_mock)
+    assert (exchange.method, exchange.path) == ("POST", account_path(f"Conferences/{CONFERENCE_SID}.json"))
+    assert exchange.params() == {"Status": "completed"}
+
+
 @pytest.mark.parametrize(("kind", "resource"), [("local", "Local"), ("tollFree", "TollFree"), ("mobile", "Mobile")])
 def test_searching_numbers_asks_for_voice_capable_numbers_of_a_kind(twilio_mock, kind, resource):
     numbers = gateway.search_available_numbers(country_code="US", kind=kind, area_code="415", contains="555", limit=5)

@@ -91,7 +91,9 @@ class PhoneLineViewSet(BaseViewSet):
         if provisioning_on() and enabled:
             number = data.get("phone_number") or line.phone_number
             try:
-                extra["twilio_sid"] = provisioner().attach(phone_number=number)
+                config = data.get("config") or (line.config if line else None)
+                unsaved = PhoneLine(phone_number=number, config=config, enabled=True)
+                extra["twilio_sid"] = provisioner().attach(phone_number=number, line=unsaved)
             except NumberRefused as exc:
                 raise ValidationError({"phone_number": [str(exc)]}) from exc
         with transaction.atomic():

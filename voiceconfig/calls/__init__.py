@@ -12,6 +12,7 @@ then asks them to record the outcome. Modules, by concern (docs/architecture.md)
     legs          events of the legs we add to a call's conference
     conference    conference and recording events
     control       hold and resume
+    hangup        a call hung up from the console
     transfers     transfers as rows
     wrapup        the one wrap-up
     presence      agent status and heartbeats
@@ -23,6 +24,7 @@ from .availability import anyone_available, available_agents, heartbeat_cutoff, 
 from .backfill import call_backfill
 from .conference import call_apply_conference_event, call_store_recording
 from .control import HoldOutcome, call_record_hold, call_record_resume, held_seconds
+from .hangup import HangupOutcome, call_record_hang_up
 from .legs import LegResult, call_apply_leg_event
 from .log import call_log_add, call_log_note
 from .presence import agent_active_call, agent_choose_status, agent_record_heartbeat, agent_set_status
@@ -43,6 +45,7 @@ from .transfers import (
 )
 
 __all__ = [
+    "HangupOutcome",
     "HoldOutcome",
     "LegResult",
     "Match",
@@ -73,6 +76,7 @@ __all__ = [
     "call_move_stage",
     "call_note_status",
     "call_offer_to_agent",
+    "call_record_hang_up",
     "call_record_hold",
     "call_record_resume",
     "call_release_agent",

@@ -6,7 +6,7 @@ express; `{id}` is our call id or the caller's CallSid.
 
 from django.urls import path, re_path
 
-from . import views
+from . import hangup, views
 
 CALL_REF = r"(?P<id>[0-9]{1,18}|CA[0-9a-f]{32})"
 AGENT_ID = r"(?P<agentid>[0-9]{1,18})"
@@ -17,6 +17,7 @@ urlpatterns = [
     re_path(rf"^calls/{CALL_REF}:onhold$", views.CallHoldView.as_view(), name="call-onhold"),
     re_path(rf"^calls/{CALL_REF}:resume$", views.CallResumeView.as_view(), name="call-resume"),
     re_path(rf"^calls/{CALL_REF}:transfer$", views.CallTransferView.as_view(), name="call-transfer"),
+    re_path(rf"^calls/{CALL_REF}:hangup$", hangup.CallHangupView.as_view(), name="call-hangup"),
     re_path(rf"^agent/{AGENT_ID}/status$", views.AgentStatusView.as_view(), name="agent-status"),
     re_path(rf"^agent/{AGENT_ID}/heartbeats$", views.AgentHeartbeatView.as_view(), name="agent-heartbeats"),
 ]

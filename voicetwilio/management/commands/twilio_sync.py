@@ -75,8 +75,8 @@ class Command(BaseCommand):
         problems: list[str] = []
         changes = 0
         numbers = numbers_by_phone_number()
-        wanted = wanted_urls()
-        for line in PhoneLine.objects.order_by("id"):
+        for line in PhoneLine.objects.select_related("config").order_by("id"):
+            wanted = wanted_urls(line)
             label = f"{line.phone_number} ({line.name})"
             number = numbers.get(line.phone_number)
             if number is None:
