@@ -4,6 +4,8 @@ from django.db import transaction
 
 from ..models import Call, CallEvent, CallStatus
 from .log import call_log_add, call_log_unknown
+from .recordings import recording_note_callback
+from .supervision import supervision_note_leg
 from .status import call_note_status
 
 
@@ -30,6 +32,9 @@ def call_apply_conference_event(
     if conference_sid and not call.conference_sid:
         Call.objects.filter(pk=call.pk, conference_sid="").update(conference_sid=conference_sid)
         call.conference_sid = conference_sid
+    if participant_sid and participant_sid != call_sid and event in ("participant-join", "participant-leave"):
+        # Perhaps a supervisor's softphone: joining puts them on the call, leaving ends their supervision.
+        supervision_note_leg(call=call, leg_sid=participant_sid, joined=event == "participant-join")
     if event == "participant-join" and participant_sid == call_sid:
         # The caller is in the conference, so Twilio has answered their call (these events carry no CallStatus).
         call_note_status(call=call, status=CallStatus.IN_PROGRESS, source="conference")
@@ -64,6 +69,14 @@ def call_store_recording(
         call_status=recording_status,
         message=recording_url if has_audio else "Nothing was recorded.",
         data=data,
+    )
+    recording_note_callback(
+        call=call,
+        recording_sid=recording_sid,
+        status=recording_status,
+        media_url=recording_url if has_audio else "",
+        duration=duration,
+        data=data or {},
     )
     if has_audio and recording_status in ("", "completed"):
         call.recording_url = recording_url[:500]
