@@ -643,8 +643,9 @@ class PreLoginAttempt(models.Model):
 
 
 # Recordings and supervision (issue 18) live in their own module; imported here so Django registers them.
-from .recording_models import (  # noqa: E402
+from .recording_models import (  # noqa: E402, F401
     ACTIVE_RECORDING_STATES,
+    FINAL_RECORDING_STATES,
     Recording,
     RecordingState,
     Supervision,

@@ -5,8 +5,8 @@ from django.db import transaction
 from ..models import Call, CallEvent, CallStatus
 from .log import call_log_add, call_log_unknown
 from .recordings import recording_note_callback
-from .supervision import supervision_note_leg
 from .status import call_note_status
+from .supervision import supervision_note_leg
 
 
 @transaction.atomic

@@ -26,7 +26,11 @@ from ..services import StateConflict
 from .control import actor
 from .log import call_log_note
 
-FINAL_STATUSES = {"completed": RecordingState.COMPLETED, "absent": RecordingState.ABSENT, "failed": RecordingState.FAILED}
+FINAL_STATUSES = {
+    "completed": RecordingState.COMPLETED,
+    "absent": RecordingState.ABSENT,
+    "failed": RecordingState.FAILED,
+}
 
 
 def recording_policy_for(call: Call) -> str:

@@ -63,7 +63,12 @@ def supervision_record_joined(*, supervision_id: int, leg_sid: str) -> Supervisi
         call=supervision.call,
         event=CallEvent.SUPERVISION,
         message=f"Supervisor {supervision.identity} joining to {supervision.mode}",
-        data={"supervision": supervision.pk, "mode": supervision.mode, "legSid": leg_sid, **_who(supervision.supervisor)},
+        data={
+            "supervision": supervision.pk,
+            "mode": supervision.mode,
+            "legSid": leg_sid,
+            **_who(supervision.supervisor),
+        },
     )
     return supervision
 
