@@ -30,7 +30,8 @@ class SupervisionTicket:
 
 
 def live_supervisions(*, call_id: int) -> list[Supervision]:
-    return list(Supervision.objects.filter(call_id=call_id, state__in=LIVE_STATES).order_by("started_at", "id"))
+    live = Supervision.objects.filter(call_id=call_id, state__in=LIVE_STATES).select_related("supervisor")
+    return list(live.order_by("started_at", "id"))
 
 
 def _who(user) -> dict:
