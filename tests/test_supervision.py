@@ -79,7 +79,7 @@ def test_the_supervisor_switches_to_whisper_then_barge_and_leaves(
     supervisor_client, twilio, agent_client, agent, call, fake_gateway
 ):
     monitor(supervisor_client, call, "listen")
-    twilio.conference(call.call_sid, "participant-join", participant=SUPERVISOR_LEG, seq=5, ConferenceSid=CONFERENCE_SID)
+    twilio.conference(call.call_sid, "participant-join", participant=SUPERVISOR_LEG, seq=5)
     assert Supervision.objects.get().state == SupervisionState.ON
 
     heartbeat = agent_client.post(f"/voicetwilio/agent/{agent.pk}/heartbeats", {}, format="json").json()
