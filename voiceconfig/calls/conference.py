@@ -67,7 +67,11 @@ def call_store_recording(
         event=CallEvent.VOICEMAIL if voicemail else CallEvent.RECORDING,
         dedupe_key=dedupe_key,
         call_status=recording_status,
-        message=recording_url if has_audio else "Nothing was recorded.",
+        # Twilio's media URL stays on the server (docs/recording.md): the timeline names the recording, not its URL.
+        message=f"Recording {recording_sid} {recording_status or 'saved'}"
+        + (f" ({duration} s)" if duration is not None else "")
+        if has_audio
+        else "Nothing was recorded.",
         data=data,
     )
     recording_note_callback(

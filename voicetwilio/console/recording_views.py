@@ -239,7 +239,9 @@ class RecordingMediaView(APIView):
             "agent of the recorded call; 409 until the recording is completed."
         ),
         parameters=[
-            OpenApiParameter("pk", int, OpenApiParameter.PATH, description="The recording's id."),
+            OpenApiParameter(
+                "pk", str, OpenApiParameter.PATH, description="The recording's id, or its Twilio SID (RE + 32 hex)."
+            ),
             OpenApiParameter("format", str, enum=list(gateway.MEDIA_FORMATS), description="mp3 (default) or wav."),
             OpenApiParameter("download", bool, description="Save as a file instead of playing."),
         ],
@@ -250,7 +252,8 @@ class RecordingMediaView(APIView):
         },
     )
     def get(self, request: Request, pk: str):
-        row = Recording.objects.select_related("call").filter(pk=int(pk)).first()
+        rows = Recording.objects.select_related("call")
+        row = rows.filter(pk=int(pk)).first() if pk.isdigit() else rows.filter(recording_sid=pk).first()
         if row is not None and not request.user.is_staff:
             own = agent_of(request.user)
             row = row if own is not None and row.call.agent_id == own.pk else None

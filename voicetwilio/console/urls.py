@@ -38,7 +38,9 @@ urlpatterns = [
     ),
     re_path(rf"^calls/{CALL_REF}:monitor$", recording_views.CallMonitorView.as_view(), name="call-monitor"),
     re_path(
-        r"^recordings/(?P<pk>[0-9]{1,18})/media$", recording_views.RecordingMediaView.as_view(), name="recording-media"
+        r"^recordings/(?P<pk>[0-9]{1,18}|RE[0-9a-f]{32})/media$",
+        recording_views.RecordingMediaView.as_view(),
+        name="recording-media",
     ),
     re_path(rf"^agent/{AGENT_ID}/status$", views.AgentStatusView.as_view(), name="agent-status"),
     re_path(rf"^agent/{AGENT_ID}/heartbeats$", views.AgentHeartbeatView.as_view(), name="agent-heartbeats"),

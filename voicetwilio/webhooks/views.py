@@ -48,9 +48,9 @@ CONFERENCE_FIELDS = (
     "SequenceNumber",
     "Timestamp",
 )
+# RecordingUrl is not logged: Twilio's media URL never leaves the server (docs/recording.md).
 RECORDING_FIELDS = (
     "RecordingSid",
-    "RecordingUrl",
     "RecordingDuration",
     "RecordingStatus",
     "RecordingSource",
