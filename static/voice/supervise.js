@@ -17,7 +17,7 @@
       });
       const data = await response.json().catch(() => ({}));
       note.textContent = response.ok
-        ? mode + ": your softphone " + (data.changed ? "is rung" : "is on the call")
+        ? mode + ": " + (data.supervision.state === "requested" ? "your softphone rings" : "you are on the call")
         : data.message || "The server answered " + response.status + ".";
     } catch (err) {
       note.textContent = "Cannot reach the server.";
