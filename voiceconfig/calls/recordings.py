@@ -56,7 +56,7 @@ def active_recording(*, call_id: int) -> Recording | None:
 @transaction.atomic
 def recording_request_start(*, call_id: int, user=None) -> RecordingOutcome:
     """Decide to record the call: a `requested` row, or the recording already going on (changed=False)."""
-    call = Call.objects.select_for_update().select_related("phone_line__config").get(pk=call_id)
+    call = Call.objects.select_for_update(of=("self",)).select_related("phone_line__config").get(pk=call_id)
     if not call.is_active:
         raise StateConflict(f"Call {call.call_sid} has ended ({call.status}); it cannot be recorded.")
     if recording_policy_for(call) == RecordingPolicy.OFF:
@@ -71,7 +71,7 @@ def recording_request_start(*, call_id: int, user=None) -> RecordingOutcome:
 @transaction.atomic
 def recording_record_started(*, recording_id: int, recording_sid: str, user=None) -> Recording:
     """Twilio accepted the start: the row gets its SID (unless a callback has brought it already) and is logged."""
-    recording = Recording.objects.select_for_update().select_related("call").get(pk=recording_id)
+    recording = Recording.objects.select_for_update(of=("self",)).select_related("call").get(pk=recording_id)
     now = timezone.now()
     recording.recording_sid = recording.recording_sid or recording_sid
     if recording.state == RecordingState.REQUESTED:
@@ -90,7 +90,7 @@ def recording_record_started(*, recording_id: int, recording_sid: str, user=None
 @transaction.atomic
 def recording_record_failed(*, recording_id: int, reason: str) -> None:
     """Twilio refused to start: the row is failed (never active), so Start may be pressed again."""
-    recording = Recording.objects.select_for_update().select_related("call").get(pk=recording_id)
+    recording = Recording.objects.select_for_update(of=("self",)).select_related("call").get(pk=recording_id)
     if recording.state != RecordingState.REQUESTED:
         return
     recording.state, recording.failure = RecordingState.FAILED, reason[:500]
@@ -144,7 +144,7 @@ def recording_for_action(*, call: Call, action: str) -> RecordingOutcome:
 @transaction.atomic
 def recording_record_action(*, recording_id: int, action: str, user=None) -> RecordingOutcome:
     """Twilio has paused, resumed or stopped the recording: move the row (once, however many clicks raced)."""
-    recording = Recording.objects.select_for_update().select_related("call").get(pk=recording_id)
+    recording = Recording.objects.select_for_update(of=("self",)).select_related("call").get(pk=recording_id)
     allowed, target, message = TRANSITIONS[action]
     if recording.state not in allowed:
         return RecordingOutcome(recording=recording, changed=False)
@@ -233,7 +233,7 @@ def recordings_past_retention(*, now: datetime | None = None) -> list[Recording]
 @transaction.atomic
 def recording_forget(*, recording_id: int, reason: str) -> bool:
     """Delete a recording's row once Twilio has deleted its audio (the call's timeline says so). False: gone already."""
-    recording = Recording.objects.select_for_update().select_related("call").filter(pk=recording_id).first()
+    recording = Recording.objects.select_for_update(of=("self",)).select_related("call").filter(pk=recording_id).first()
     if recording is None:
         return False
     call = recording.call

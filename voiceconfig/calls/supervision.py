@@ -57,7 +57,9 @@ def supervision_request(*, call_id: int, user, identity: str, mode: str) -> Supe
 @transaction.atomic
 def supervision_record_joined(*, supervision_id: int, leg_sid: str) -> Supervision:
     """Twilio added the supervisor's participant (their softphone rings): the row knows its leg."""
-    supervision = Supervision.objects.select_for_update().select_related("call", "supervisor").get(pk=supervision_id)
+    supervision = (
+        Supervision.objects.select_for_update(of=("self",)).select_related("call", "supervisor").get(pk=supervision_id)
+    )
     supervision.leg_sid = supervision.leg_sid or leg_sid
     supervision.save(update_fields=["leg_sid", "updated_at"])
     call_log_note(
@@ -76,7 +78,7 @@ def supervision_record_joined(*, supervision_id: int, leg_sid: str) -> Supervisi
 
 @transaction.atomic
 def supervision_record_failed(*, supervision_id: int, reason: str) -> None:
-    supervision = Supervision.objects.select_for_update().select_related("call").get(pk=supervision_id)
+    supervision = Supervision.objects.select_for_update(of=("self",)).select_related("call").get(pk=supervision_id)
     if supervision.state != SupervisionState.REQUESTED:
         return
     now = timezone.now()
@@ -93,7 +95,7 @@ def supervision_record_failed(*, supervision_id: int, reason: str) -> None:
 @transaction.atomic
 def supervision_record_mode(*, supervision_id: int, mode: str, user) -> bool:
     """Twilio has changed the supervisor's participant: the new mode is stored and logged. False: it was already."""
-    supervision = Supervision.objects.select_for_update().select_related("call").get(pk=supervision_id)
+    supervision = Supervision.objects.select_for_update(of=("self",)).select_related("call").get(pk=supervision_id)
     if supervision.mode == mode or supervision.state not in LIVE_STATES:
         return False
     before = supervision.mode
@@ -145,7 +147,7 @@ def supervision_end(*, supervision: Supervision, why: str) -> None:
 @transaction.atomic
 def supervision_record_left(*, supervision_id: int, user) -> bool:
     """Twilio has taken the supervisor's leg out (mode `off`). False: it had ended already."""
-    supervision = Supervision.objects.select_for_update().select_related("call").get(pk=supervision_id)
+    supervision = Supervision.objects.select_for_update(of=("self",)).select_related("call").get(pk=supervision_id)
     if supervision.state not in LIVE_STATES:
         return False
     supervision_end(supervision=supervision, why=f"stopped supervising ({user.get_username()})")
