@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from voiceconfig import calls as call_services
 from voiceconfig.calls import RecordingOutcome
 from voiceconfig.models import Call, RecordingPolicy
+from voiceconfig.services import StateConflict
 
 from . import gateway
 from .links import webhook_url
@@ -64,5 +65,7 @@ def start_if_always(*, call: Call, request: HttpRequest | None = None) -> None:
         return
     try:
         call_start_recording(call=call, request=request)
-    except Exception as exc:  # a StateConflict (the call ended meanwhile) or a GatewayError: logged, not raised
+    except (StateConflict, gateway.GatewayError) as exc:
+        # The call ended meanwhile, or Twilio refused: logged (the agent may press Record), never an error to Twilio.
+        # A database failure is not caught: the callback is retried (webhooks/outage.py).
         logger.warning("could not start recording %s: %s", call.call_sid, getattr(exc, "message", exc))
