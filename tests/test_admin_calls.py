@@ -49,6 +49,7 @@ def answered_call(line, agent):
         agent=agent, status=CallStatus.COMPLETED, stage=CallStage.CONNECTED, started_at=start,
         queued_at=at(start, 8), answered_at=at(start, 20), ended_at=at(start, 140), wait_seconds=12,
         talk_seconds=120, hold_seconds=15, recording_url="https://api.twilio.com/rec/RE1.mp3", recording_duration=118,
+        recording_sid="RE" + "1" * 32,
     )  # fmt: skip
     events = [
         (0, CallEvent.STATUS, "ringing", "", {"CallStatus": "ringing"}),
@@ -110,7 +111,9 @@ def test_the_call_page_is_a_record_view_with_durations_and_the_recording(superus
     assert "View call" in html
     for label in ["Wait:", "Talk:", "On hold:", "12 s", "2 min 00 s", "15 s"]:
         assert label in html, label
-    assert 'href="https://api.twilio.com/rec/RE1.mp3"' in html
+    # Played through our own endpoint: Twilio's media URL never reaches the browser.
+    assert f'<audio controls preload="none" src="/voicetwilio/recordings/{"RE" + "1" * 32}/media">' in html
+    assert '<audio controls preload="none" src="https://api.twilio.com' not in html
 
 
 def test_no_one_adds_or_changes_a_call_and_only_a_superuser_deletes_one(

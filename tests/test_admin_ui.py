@@ -60,6 +60,8 @@ def config_post(name: str = "Sales", **extra) -> dict:
         "max_queue_wait_seconds": "300",
         "voicemail_max_seconds": "120",
         "wrap_up_seconds": "10",
+        "recording_policy": "off",
+        "recording_retention_days": "0",
         **inline_management("business_hours"),
         **inline_management("holidays"),
         **inline_management("ivr_options"),

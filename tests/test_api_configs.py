@@ -29,7 +29,7 @@ FULL_CONFIG = {
     "ringTimeoutSeconds": 25,
     "maxQueueWaitSeconds": 600,
     "voicemailEnabled": True,
-    "recordingEnabled": True,
+    "recordingPolicy": "always",
     "wrapUpSeconds": 30,
 }
 
@@ -72,7 +72,7 @@ def test_creating_a_full_config_stores_hours_holidays_and_menu_and_answers_in_ca
     config = VoiceConfig.objects.get(pk=body["id"])
     assert config.greeting_text == "Welcome to the night desk."
     assert config.time_zone == "Europe/London"
-    assert config.recording_enabled is True
+    assert config.recording_policy == "always"
     hours = [(h.weekday, f"{h.opens_at:%H:%M}", f"{h.closes_at:%H:%M}") for h in config.business_hours.all()]
     assert hours == [(0, "09:00", "17:00"), (4, "22:00", "06:00")]  # the Friday range runs past midnight
     assert [(h.date.isoformat(), h.name) for h in config.holidays.all()] == [("2026-12-25", "Christmas")]

@@ -46,6 +46,8 @@ def test_a_call_ringing_the_agent_is_in_the_heartbeat_answer(agent, agent_client
         "state": "ringing",
         "answeredAt": None,
         "onHold": False,
+        "recording": None,
+        "supervisors": [],
     }
 
 
@@ -108,4 +110,15 @@ def test_the_heartbeat_answer_is_described_in_the_openapi_schema(db, client):
     properties = schema["components"]["schemas"][ref]["properties"]
     assert {"call", "serverTime", "status", "offeredCall"} <= set(properties)
     call = schema["components"]["schemas"]["AgentCall"]
-    assert set(call["properties"]) == {"id", "callSid", "from", "to", "lineName", "state", "answeredAt", "onHold"}
+    assert set(call["properties"]) == {
+        "id",
+        "callSid",
+        "from",
+        "to",
+        "lineName",
+        "state",
+        "answeredAt",
+        "onHold",
+        "recording",
+        "supervisors",
+    }

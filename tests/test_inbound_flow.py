@@ -202,14 +202,13 @@ def test_greeting_by_audio_url_plays_it(twilio, line, twilio_gateway):
     assert verbs(root)[0] == "Play"
 
 
-def test_recording_enabled_records_the_conference(twilio, line, twilio_gateway):
-    line.config.recording_enabled = True
+def test_an_always_recorded_line_tells_the_caller_and_leaves_recording_to_the_rest_api(twilio, line, twilio_gateway):
+    line.config.recording_policy = "always"
     line.config.save()
-    conference = twiml_of(twilio.incoming(call_sid="CA" + "3" * 32)).find("Dial/Conference")
-    assert conference.get("record") == "record-from-start"
-    assert conference.get("recordingStatusCallback") == (
-        f"http://testserver/voicetwilio/recordingcallback?callSid={'CA' + '3' * 32}&kind=call#{RETRY_OVERRIDES}"
-    )
+    root = twiml_of(twilio.incoming(call_sid="CA" + "3" * 32))
+    assert any("may be recorded" in (say.text or "") for say in root.iter("Say"))
+    # Recorded from the agent's answer over REST (dual channel, pausable): the conference itself records nothing.
+    assert root.find("Dial/Conference").get("record") is None
 
 
 def test_available_agent_is_rung_into_the_conference(twilio, line, online_agent, twilio_gateway):

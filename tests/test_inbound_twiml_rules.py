@@ -48,7 +48,7 @@ def scenario_responses(twilio, line, online_agent):
     yield "unknown number", twilio.incoming(to="+14155550987")
     yield "routing with greeting", twilio.incoming(call_sid="CA" + "1" * 32)
     config.greeting_audio_url = "https://cdn.example.com/hello.mp3"
-    config.recording_enabled = True
+    config.recording_policy = "always"
     config.save()
     online_agent("alice")
     yield "audio greeting, recorded conference, agent rung", twilio.incoming(call_sid="CA" + "2" * 32)

@@ -149,3 +149,13 @@ class Recording:
     duration: int
     source: str = "RecordVerb"
     conference_sid: str | None = None
+    # A call recording made over REST (Calls/{sid}/Recordings.json): its state, pauses and status callback.
+    status: str = "completed"  # in-progress, paused, stopped, completed
+    channels: int = 1
+    started_at: float | None = None
+    paused_at: float | None = None
+    paused_seconds: float = 0.0
+    pause_behavior: str = "silence"  # Twilio's default; "skip" leaves the paused span out of the audio
+    callback: str = ""
+    callback_method: str = "POST"
+    callback_events: set[str] = field(default_factory=set)

@@ -53,7 +53,20 @@ class RingPlan:
 
 # The moments a step can wait for, and the activity each corresponds to.
 MOMENTS = {"gather", "prompt", "record", "waiting", "connected", "alone", "held", "ringback", "now", "start"}
-ACTIONS = {"press", "say", "message", "hangup", "wait", "hold", "resume", "transfer", "status", "heartbeat"}
+ACTIONS = {
+    "press",
+    "say",
+    "message",
+    "hangup",
+    "wait",
+    "hold",
+    "resume",
+    "transfer",
+    "status",
+    "heartbeat",
+    "record",  # start, pause, resume or stop the call's recording
+    "monitor",  # a supervisor: listen, whisper, barge or off
+}
 DEFAULT_MOMENT = {"press": "gather", "say": "gather", "message": "record"}
 
 
@@ -192,7 +205,7 @@ class Person(Party):
         world.spawn(lambda: self.follow(world, call, steps), name=f"{self.name}-steps")
 
     # --- following the steps ----------------------------------------------------------------
-    def follow(self, world: "World", call: Call, steps: list[Step]) -> None:
+    def follow(self, world: "World", call: Call, steps: list[Step], *, linger: bool = True) -> None:
         consumed = -1
         for step in steps:
             if step.on not in ("now", "start"):
@@ -211,7 +224,8 @@ class Person(Party):
             except Exception as exc:  # a console failure is part of the story, not a crash
                 logger.exception("step %s of %s failed", step, self.name)
                 world.timeline.add(self.name, "error", f"could not {step.action}: {exc}")
-        self.linger(world, call)
+        if linger:
+            self.linger(world, call)
 
     @staticmethod
     def _at(call: Call, moment: str, consumed: int, with_: str = "") -> bool:
@@ -288,6 +302,10 @@ class Person(Party):
             spec = dict(step.value) if isinstance(step.value, dict) else {"to": step.value}
             spec.setdefault("type", "phonenumber" if str(spec.get("to", "")).startswith("+") else "client")
             path, body = f"/voicetwilio/calls/{customer}:transfer", {"callSid": customer, **spec}
+        elif step.action == "record":
+            path, body = f"/voicetwilio/calls/{customer}:{step.value}recording", {"callSid": customer}
+        elif step.action == "monitor":
+            path, body = f"/voicetwilio/calls/{customer}:monitor", {"callSid": customer, "mode": step.value}
         elif step.action == "status":
             value = step.value if isinstance(step.value, dict) else {"status": step.value}
             path, body = f"/voicetwilio/agent/{self.console.agent_id()}/status", value
@@ -300,7 +318,7 @@ class Person(Party):
         world.timeline.add(
             self.name,
             "console" if reply.ok else "error",
-            f"console: POST {path} {body if step.action in ('transfer', 'status') else ''}".rstrip()
+            f"console: POST {path} {body if step.action in ('transfer', 'status', 'monitor') else ''}".rstrip()
             + f" -> {reply.status}{summary}",
             status=reply.status,
             detail=reply.data,

@@ -27,6 +27,7 @@ from .account import AccountResources
 from .leg import Leg
 from .model import Call, Conference, Participant
 from .people import Person, Ring, RingPlan, Step
+from .recordings import CallRecordings, note_audibility
 from .util import API_VERSION, TWILIO_DEFAULT_HOLD_MUSIC, as_bool, as_int, event_set, rfc2822
 from .world import World
 
@@ -113,6 +114,9 @@ class TwilioApi:
         )
         add("GET", rf"{ACCOUNT}/Recordings/(?P<sid>RE{SID32})\.json", self.fetch_recording)
         AccountResources(self).add_routes(add)
+        # Call recordings over REST, and their deletion (twilio_emulator.recordings).
+        world.call_recordings = CallRecordings(self)
+        world.call_recordings.add_routes(add, ACCOUNT, SID32)
 
     def _route(self, method: str, pattern: str, handler: Callable[..., tuple[int, Any]]) -> None:
         self.routes.append((method, re.compile(f"^{pattern}$"), handler))
@@ -430,6 +434,8 @@ class TwilioApi:
             + f" -> {call.sid}",
         )
         self.world.spawn(lambda: Leg(self.world, call).run_participant(conference, participant), name="participant")
+        if participant.muted or participant.coaching:
+            note_audibility(self.world, conference, participant)
         return 201, self.participant_json(participant)
 
     def list_participants(self, form: Form, conf: str) -> tuple[int, Any]:
@@ -483,6 +489,8 @@ class TwilioApi:
             world.timeline.add(
                 "api", "api", f"Participants.update {call.who} in {conference.friendly_name!r}: {', '.join(changes)}"
             )
+            if "Muted" in form or "Coaching" in form or "CallSidToCoach" in form:
+                note_audibility(world, conference, participant)
             world.changed()
         return 200, self.participant_json(participant)
 

@@ -48,6 +48,8 @@ class PersonSpec:
     rings: list[Ring]
     password: str = DEMO_AGENT_PASSWORD
     patience_alone: float = 5.0
+    # A supervisor's console steps on the caller's call (`monitor`), while not on it themselves.
+    supervise: list[Step] = field(default_factory=list)
 
 
 @dataclass
@@ -107,6 +109,7 @@ def parse(data: dict, *, path: str = "") -> Scenario:
                 rings=_rings(spec or {}, {"after": 3}),
                 password=(spec or {}).get("password", DEMO_AGENT_PASSWORD),
                 patience_alone=float((spec or {}).get("patienceAlone", 3)),
+                supervise=[Step.parse(step) for step in (spec or {}).get("supervise", [])],
             )
             for username, spec in (data.get("agents") or {}).items()
         }
@@ -292,6 +295,9 @@ class Runner:
         for number, spec in scenario.numbers.items():
             people[number] = Person(spec.name, rings=spec.rings, patience_alone=spec.patience_alone)
         self.world.directory = Directory(people, agent_answer_after=None)
+        self.supervisors = [
+            (people[f"client:{name}"], spec.supervise) for name, spec in scenario.agents.items() if spec.supervise
+        ]
         caller = Person(scenario.caller_name, steps=scenario.caller_steps, patience_alone=scenario.caller_patience)
         return caller, consoles
 
@@ -309,6 +315,12 @@ class Runner:
             )
             self.apply_setup(scenario, consoles)
             call = world.place_inbound_call(from_=scenario.caller_from, to=scenario.line, party=caller)
+            for supervisor, steps in self.supervisors:
+                # Acting on the caller's call from their console, not on a call of their own: no lingering.
+                world.spawn(
+                    lambda who=supervisor, steps=steps: who.follow(world, call, steps, linger=False),
+                    name=f"{supervisor.name}-supervises",
+                )
             finished = clock.wait(self.quiet, scenario.max_seconds)
             if not finished:
                 world.timeline.add("scenario", "error", f"still going after {scenario.max_seconds:g} s: hanging up")

@@ -20,6 +20,7 @@ from . import twiml
 from .account import Application, OwnedNumber
 from .clock import Clock
 from .model import STATUS_EVENT, TERMINAL, Call, Conference, Participant, Recording
+from .recordings import finish_call_recordings
 from .timeline import Timeline
 from .util import API_VERSION, new_sid, quote_text, rfc2822, short_path
 from .webhooks import Answer, WebhookClient
@@ -234,6 +235,7 @@ class World:
             if status in TERMINAL:
                 call.ended_at = now
                 call.activity = type(call.activity)("ended", call.activity.serial + 1)
+                finish_call_recordings(self, call)
             self.timeline.add(call.who, "state", f"call {call.sid[:10]}… {previous} -> {status}", call=call.sid)
             event = STATUS_EVENT.get(status)
             if call.status_callback and event in call.status_callback_events:

@@ -74,10 +74,10 @@ class VoiceConfigAdmin(admin.ModelAdmin):
         "ring_timeout_seconds",
         "max_queue_wait_seconds",
         "voicemail_enabled",
-        "recording_enabled",
+        "recording_policy",
         "updated_at",
     ]
-    list_filter = ["after_hours_action", "voicemail_enabled", "recording_enabled", "time_zone"]
+    list_filter = ["after_hours_action", "voicemail_enabled", "recording_policy", "time_zone"]
     search_fields = ["name", "greeting_text"]
     form = VoiceConfigAdminForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -108,7 +108,17 @@ class VoiceConfigAdmin(admin.ModelAdmin):
         ),
         (
             "Voicemail and recording",
-            {"fields": ["voicemail_enabled", "voicemail_prompt", "voicemail_max_seconds", "recording_enabled"]},
+            {
+                "fields": [
+                    "voicemail_enabled",
+                    "voicemail_prompt",
+                    "voicemail_max_seconds",
+                    "recording_policy",
+                    "recording_consent_text",
+                    "recording_consent_audio_url",
+                    "recording_retention_days",
+                ]
+            },
         ),
         ("History", {"fields": ["created_at", "updated_at"]}),
     ]

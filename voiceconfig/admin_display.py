@@ -2,12 +2,13 @@
 
 from datetime import datetime
 
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from .admin_views import format_duration
-from .models import Call, CallStage, CallStatus, VoiceConfig, Weekday
+from .models import Call, CallStage, CallStatus, Recording, RecordingState, VoiceConfig, Weekday
 
 
 def week_at_a_glance(config: VoiceConfig) -> SafeString:
@@ -100,17 +101,28 @@ def call_state(call: Call) -> SafeString:
 
 
 def call_recording(call: Call) -> SafeString | str:
-    """The recording (or voicemail) to listen to in the page, with its length."""
-    if not call.recording_url:
+    """The call's recordings (or voicemail) to play in the page, through our streaming endpoint: Twilio's media URL
+    never reaches the browser (docs/recording.md)."""
+    rows = [row for row in call.recordings.all() if row.state == RecordingState.COMPLETED and row.recording_sid]
+    if not rows and call.recording_sid and call.recording_url:
+        rows = [Recording(recording_sid=call.recording_sid, duration_seconds=call.recording_duration, state="")]
+    if not rows:
         return "–"
-    length = format_duration(call.recording_duration) if call.recording_duration is not None else ""
     what = "Voicemail" if call.voicemail else "Recording"
-    # A link, not an <audio> player: the page's Content-Security-Policy loads media from this site only.
-    return format_html(
-        '<span class="voice-muted">{} {}</span> <a href="{}" rel="noreferrer">Open</a>',
-        what,
-        length,
-        call.recording_url,
+    return format_html_join(
+        "",
+        '<p><audio controls preload="none" src="{}"></audio> <span class="voice-muted">{} {}{}</span> '
+        '<a href="{}?download=1">Download</a></p>',
+        (
+            (
+                reverse("recording-media", kwargs={"pk": row.recording_sid}),
+                what,
+                format_duration(row.duration_seconds) if row.duration_seconds is not None else "",
+                f", paused {row.pause_count}x ({row.paused_seconds} s, left out)" if row.pause_count else "",
+                reverse("recording-media", kwargs={"pk": row.recording_sid}),
+            )
+            for row in rows
+        ),
     )
 
 

@@ -28,6 +28,12 @@ class IvrAction(models.TextChoices):
     FORWARD = "forward", "Forward to a phone number"
 
 
+class RecordingPolicy(models.TextChoices):
+    OFF = "off", "Off"
+    ALWAYS = "always", "Always, from the agent's answer (dual channel)"
+    ON_DEMAND = "on-demand", "On demand (the agent starts it)"
+
+
 class Weekday(models.IntegerChoices):
     MONDAY = 0, "Monday"
     TUESDAY = 1, "Tuesday"
@@ -88,7 +94,23 @@ class VoiceConfig(models.Model):
     unavailable_message = models.CharField(
         max_length=1000, blank=True, default="Sorry, nobody can take your call right now. Goodbye."
     )
-    recording_enabled = models.BooleanField(default=False)
+    # Recording (docs/recording.md). A department may override the policy once departments exist
+    # (voiceconfig.calls.recordings.recording_policy_for is the one place that decides).
+    recording_policy = models.CharField(max_length=20, choices=RecordingPolicy.choices, default=RecordingPolicy.OFF)
+    recording_consent_text = models.CharField(
+        max_length=1000,
+        blank=True,
+        default="This call may be recorded for quality and training purposes.",
+        help_text="Said to the caller (the config's voice and language) before any recording, unless an audio URL "
+        "is given",
+    )
+    recording_consent_audio_url = models.URLField("recording consent audio URL", max_length=500, blank=True, default="")
+    recording_retention_days = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(3650)],
+        help_text="Recordings older than this are deleted at Twilio and here by manage.py purge_recordings; 0 keeps "
+        "them",
+    )
     wrap_up_seconds = models.PositiveSmallIntegerField(default=10, validators=[MaxValueValidator(600)])
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -102,6 +124,9 @@ class VoiceConfig(models.Model):
             ),
             models.CheckConstraint(condition=Q(max_queue_wait_seconds__lte=3600), name="config_max_queue_wait_range"),
             models.CheckConstraint(condition=Q(wrap_up_seconds__lte=600), name="config_wrap_up_range"),
+            models.CheckConstraint(
+                condition=Q(recording_policy__in=RecordingPolicy.values), name="config_recording_policy_valid"
+            ),
             models.CheckConstraint(
                 condition=Q(ivr_max_attempts__gte=1, ivr_max_attempts__lte=5), name="config_ivr_attempts_range"
             ),
@@ -405,6 +430,7 @@ class CallEvent(models.TextChoices):
     AGENT = "agent", "Agent leg"
     CONFERENCE = "conference", "Conference"
     NOTE = "note", "Note"
+    SUPERVISION = "supervision", "Supervision"
     UNKNOWN_CALL = "unknown_call", "Callback for an unknown call"
 
 
@@ -614,3 +640,15 @@ class PreLoginAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"login step {self.jti[:8]} for {self.user} ({self.failures} wrong)"
+
+
+# Recordings and supervision (issue 18) live in their own module; imported here so Django registers them.
+from .recording_models import (  # noqa: E402, F401
+    ACTIVE_RECORDING_STATES,
+    FINAL_RECORDING_STATES,
+    Recording,
+    RecordingState,
+    Supervision,
+    SupervisionMode,
+    SupervisionState,
+)

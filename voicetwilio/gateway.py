@@ -430,3 +430,137 @@ def find_application(*, friendly_name: str) -> TwimlApplication | None:
         found = list(client().applications.page(friendly_name=friendly_name, page_size=20))
     exact = [app for app in found if app.friendly_name == friendly_name]
     return _application(exact[0]) if exact else None
+
+
+# --- recordings (issue 18; docs/recording.md) ----------------------------------------------------------------------
+
+# The recording status callback events we ask for: the start, and the end with the media and its duration.
+RECORDING_EVENTS = ["in-progress", "completed", "absent"]
+
+
+def start_call_recording(*, call_sid: str, status_callback_url: str) -> str:
+    """Record the caller's leg, both parties on two channels (caller left, the conference right); return its SID."""
+    with _translate_errors("start recording the call"):
+        recording = (
+            client()
+            .calls(call_sid)
+            .recordings.create(
+                recording_channels="dual",
+                recording_track="both",
+                recording_status_callback=status_callback_url,
+                recording_status_callback_method="POST",
+                recording_status_callback_event=RECORDING_EVENTS,
+            )
+        )
+    return recording.sid
+
+
+def set_call_recording_state(*, call_sid: str, recording_sid: str, state: str) -> None:
+    """Pause (`paused`, the paused span is skipped, not kept as silence), resume (`in-progress`) or stop (`stopped`)."""
+    kwargs: dict = {"status": state}
+    if state == "paused":
+        kwargs["pause_behavior"] = "skip"
+    verb = {"paused": "pause", "in-progress": "resume", "stopped": "stop"}[state]
+    with _translate_errors(f"{verb} the recording"):
+        client().calls(call_sid).recordings(recording_sid).update(**kwargs)
+
+
+def delete_recording(*, recording_sid: str) -> bool:
+    """Delete a recording's audio at Twilio. False when Twilio has no such recording (deleted already)."""
+    try:
+        with _translate_errors("delete the recording"):
+            client().recordings(recording_sid).delete()
+    except GatewayError as exc:
+        if exc.twilio_status == 404:
+            return False
+        raise
+    return True
+
+
+@dataclass
+class MediaStream:
+    """Twilio's answer for a recording's audio, to relay to our own client (the Twilio URL stays here)."""
+
+    status: int
+    content_type: str
+    headers: dict
+    chunks: object  # an iterator of bytes
+    close: object  # call when done
+
+
+MEDIA_FORMATS = {"mp3": "audio/mpeg", "wav": "audio/x-wav"}
+RELAYED_HEADERS = ("Content-Length", "Content-Range", "Accept-Ranges", "ETag", "Last-Modified")
+
+
+def open_recording_media(*, recording_sid: str, media_format: str = "mp3", byte_range: str = "") -> MediaStream:
+    """Start downloading a recording's audio from Twilio (with the account's credentials), passing on a Range
+    header; follows Twilio's redirect to its storage (requests drops the credentials when the host changes)."""
+    twilio = client()  # raises GatewayNotConfigured like every other call
+    username, password = twilio.username, twilio.password
+    base = (settings.TWILIO_API_BASE_URL or TWILIO_API_ORIGIN).rstrip("/")
+    url = f"{base}/2010-04-01/Accounts/{settings.TWILIO_ACCOUNT_SID}/Recordings/{recording_sid}.{media_format}"
+    headers = {"Range": byte_range} if byte_range else {}
+    try:
+        response = requests.get(
+            url, auth=(username, password), headers=headers, stream=True, timeout=settings.TWILIO_HTTP_TIMEOUT
+        )
+    except requests.RequestException as exc:
+        logger.warning("twilio unreachable while fetching recording %s: %s", recording_sid, exc)
+        raise GatewayError(f"Twilio could not be reached to fetch the recording: {exc}") from exc
+    if response.status_code >= 400 and response.status_code != 416:
+        response.close()
+        logger.warning("twilio refused recording %s: HTTP %s", recording_sid, response.status_code)
+        raise GatewayError(
+            f"Twilio refused to send the recording (HTTP {response.status_code}).", twilio_status=response.status_code
+        )
+    return MediaStream(
+        status=response.status_code,
+        content_type=MEDIA_FORMATS[media_format],
+        headers={name: response.headers[name] for name in RELAYED_HEADERS if name in response.headers},
+        chunks=response.iter_content(chunk_size=64 * 1024),
+        close=response.close,
+    )
+
+
+# --- supervision -------------------------------------------------------------------------------------------------
+
+SUPERVISOR_LABEL = "supervisor"
+
+
+def supervision_settings(*, mode: str, agent_leg: str) -> dict:
+    """A supervisor participant's Twilio settings for a mode: listen is muted; whisper coaches the agent's leg (only
+    the agent hears them); barge is an ordinary unmuted participant."""
+    if mode == "listen":
+        return {"muted": True, "coaching": False}
+    if mode == "whisper":
+        return {"muted": False, "coaching": True, "call_sid_to_coach": agent_leg}
+    return {"muted": False, "coaching": False}
+
+
+def add_supervisor(*, conference_sid: str, to: str, from_: str, mode: str, agent_leg: str, timeout_seconds: int) -> str:
+    """Ring a supervisor's softphone into the call's conference in `mode`; return their leg's SID. Their leaving
+    never ends the call."""
+    with _translate_errors("add the supervisor to the conference"):
+        participant = (
+            client()
+            .conferences(conference_sid)
+            .participants.create(
+                from_=from_,
+                to=to,
+                timeout=timeout_seconds,
+                beep="false",
+                early_media=False,
+                end_conference_on_exit=False,
+                label=SUPERVISOR_LABEL,
+                **supervision_settings(mode=mode, agent_leg=agent_leg),
+            )
+        )
+    return participant.call_sid
+
+
+def set_supervisor_mode(*, conference_sid: str, call_sid: str, mode: str, agent_leg: str) -> None:
+    """Switch a supervisor already in the conference between listen, whisper and barge."""
+    with _translate_errors("change the supervisor's mode"):
+        client().conferences(conference_sid).participants(call_sid).update(
+            **supervision_settings(mode=mode, agent_leg=agent_leg)
+        )

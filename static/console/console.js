@@ -550,6 +550,8 @@
 
   function renderCall() {
     const call = state.call;
+    // Other modules (recording.js: recording buttons, who is listening) render their part of the call card.
+    document.dispatchEvent(new CustomEvent("voice:call", { detail: call && call.state === "connected" ? call : null }));
     // Answered in this browser, or answered as far as the server knows (elsewhere, or before a reload).
     const live = Boolean(state.twilioCall || (call && call.state === "connected"));
     const ringing = !live && Boolean(call && call.state === "ringing");
@@ -923,4 +925,6 @@
       say($("login-error"), err.message);
     });
   });
+  // For the console's other modules (recording.js): the one way to act on the call, and the activity list.
+  window.VoiceConsole = { callAction: callAction, activity: activity };
 })();

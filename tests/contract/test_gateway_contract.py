@@ -280,3 +280,111 @@ def test_setting_the_application_voice_url(twilio_mock):
     exchange = only_exchange(twilio_mock)
     assert (exchange.method, exchange.path) == ("POST", account_path(f"Applications/{APP_SID}.json"))
     assert exchange.params() == {"VoiceUrl": URLS.voice_url, "VoiceMethod": "POST"}
+
+
+# --- Recording and supervision (issue 18) ---------------------------------------------------------------------------
+RECORDING_SID = "RE" + "d" * 32
+RECORDING_CALLBACK = "https://voice.example.com/voicetwilio/recordingcallback?callSid=CA1&kind=call#rc=5"
+
+
+def test_starting_a_recording_records_both_parties_on_two_channels(twilio_mock):
+    recording_sid = gateway.start_call_recording(call_sid=CALLER_LEG, status_callback_url=RECORDING_CALLBACK)
+
+    exchange = only_exchange(twilio_mock)
+    assert (exchange.method, exchange.path) == ("POST", account_path(f"Calls/{CALLER_LEG}/Recordings.json"))
+    assert exchange.params() == {
+        "RecordingChannels": "dual",
+        "RecordingTrack": "both",
+        "RecordingStatusCallback": RECORDING_CALLBACK,
+        "RecordingStatusCallbackMethod": "POST",
+        "RecordingStatusCallbackEvent": ["in-progress", "completed", "absent"],
+    }
+    assert recording_sid.startswith("RE")
+
+
+@pytest.mark.parametrize(
+    ("state", "form"),
+    [
+        ("paused", {"Status": "paused", "PauseBehavior": "skip"}),
+        ("in-progress", {"Status": "in-progress"}),
+        ("stopped", {"Status": "stopped"}),
+    ],
+)
+def test_pausing_resuming_and_stopping_a_recording(twilio_mock, state, form):
+    gateway.set_call_recording_state(call_sid=CALLER_LEG, recording_sid=RECORDING_SID, state=state)
+
+    exchange = only_exchange(twilio_mock)
+    assert (exchange.method, exchange.path) == (
+        "POST",
+        account_path(f"Calls/{CALLER_LEG}/Recordings/{RECORDING_SID}.json"),
+    )
+    assert exchange.params() == form
+
+
+def test_deleting_a_recording_deletes_it_at_twilio(twilio_mock):
+    assert gateway.delete_recording(recording_sid=RECORDING_SID) is True
+
+    exchange = only_exchange(twilio_mock)
+    assert (exchange.method, exchange.path) == ("DELETE", account_path(f"Recordings/{RECORDING_SID}.json"))
+
+
+def test_fetching_a_recordings_audio_asks_for_the_mp3_with_the_range(twilio_mock):
+    """Twilio's description has no media path (it is served as audio, not JSON): the request is the one Twilio
+    documents (Recordings/{Sid}.mp3 with Basic auth); the contract server has no such path, which must surface as a
+    GatewayError naming Twilio's status, never as audio."""
+    with pytest.raises(gateway.GatewayError) as failure:
+        gateway.open_recording_media(recording_sid=RECORDING_SID, byte_range="bytes=0-99")
+
+    exchange = only_exchange_any_status(twilio_mock)
+    assert (exchange.method, exchange.path) == ("GET", account_path(f"Recordings/{RECORDING_SID}.mp3"))
+    assert failure.value.twilio_status == exchange.status
+
+
+def only_exchange_any_status(mock):
+    assert len(mock.exchanges) == 1, [(e.method, e.path) for e in mock.exchanges]
+    return mock.exchanges[0]
+
+
+@pytest.mark.parametrize(
+    ("mode", "form"),
+    [
+        ("listen", {"Muted": "true", "Coaching": "false"}),
+        ("whisper", {"Muted": "false", "Coaching": "true", "CallSidToCoach": AGENT_LEG}),
+        ("barge", {"Muted": "false", "Coaching": "false"}),
+    ],
+)
+def test_a_supervisor_joins_in_each_mode(twilio_mock, mode, form):
+    leg = gateway.add_supervisor(
+        conference_sid=CONFERENCE_SID,
+        to="client:carol",
+        from_="+14155550100",
+        mode=mode,
+        agent_leg=AGENT_LEG,
+        timeout_seconds=30,
+    )
+
+    exchange = only_exchange(twilio_mock)
+    assert (exchange.method, exchange.path) == ("POST", account_path(f"Conferences/{CONFERENCE_SID}/Participants.json"))
+    assert exchange.params() == {
+        "From": "+14155550100",
+        "To": "client:carol",
+        "Timeout": "30",
+        "Beep": "false",
+        "EarlyMedia": "false",
+        "EndConferenceOnExit": "false",
+        "Label": "supervisor",
+        **form,
+    }
+    assert leg.startswith("CA")
+    assert gateway.supervision_settings(mode=mode, agent_leg=AGENT_LEG)["coaching"] is (mode == "whisper")
+
+
+def test_a_supervisor_changes_mode_in_place(twilio_mock):
+    gateway.set_supervisor_mode(conference_sid=CONFERENCE_SID, call_sid=CALLER_LEG, mode="whisper", agent_leg=AGENT_LEG)
+
+    exchange = only_exchange(twilio_mock)
+    assert (exchange.method, exchange.path) == (
+        "POST",
+        account_path(f"Conferences/{CONFERENCE_SID}/Participants/{CALLER_LEG}.json"),
+    )
+    assert exchange.params() == {"Muted": "false", "Coaching": "true", "CallSidToCoach": AGENT_LEG}

@@ -2,6 +2,7 @@
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.urls import reverse
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
@@ -119,7 +120,10 @@ class VoiceConfigSerializer(serializers.ModelSerializer):
             "voicemail_prompt",
             "voicemail_max_seconds",
             "unavailable_message",
-            "recording_enabled",
+            "recording_policy",
+            "recording_consent_text",
+            "recording_consent_audio_url",
+            "recording_retention_days",
             "wrap_up_seconds",
             "created_at",
             "updated_at",
@@ -354,6 +358,10 @@ CALL_FIELDS = [
 
 class CallSerializer(RefuseReadOnlyWrites, serializers.ModelSerializer):
     transfers = TransferSerializer(many=True, read_only=True, help_text="The call's transfers, in order.")
+    recording_url = serializers.SerializerMethodField(
+        help_text="Where to play the call's recording (or voicemail): our authenticated streaming endpoint, never "
+        "Twilio's media URL. Null when nothing was recorded."
+    )
     read_only_message = (
         "Read-only: a call is recorded from Twilio and the call flow. Add a note to its timeline instead "
         "(POST /voiceconfig/calllogs)."
@@ -426,6 +434,13 @@ class CallBackfillSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         return CallSerializer(instance, context=self.context).data
+
+    def get_recording_url(self, call: Call) -> str | None:
+        if not (call.recording_sid and call.recording_url):
+            return None
+        path = reverse("recording-media", kwargs={"pk": call.recording_sid})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
 
 
 class CallLogSerializer(RefuseReadOnlyWrites, serializers.ModelSerializer):

@@ -18,6 +18,8 @@ then asks them to record the outcome. Modules, by concern (docs/architecture.md)
     presence      agent status and heartbeats
     timing        durations from stored facts
     backfill      a finished call that staff record after the fact
+    recordings    recordings as rows: policy, agent controls, status callbacks, retention
+    supervision   supervisors listening, whispering and barging
 """
 
 from .availability import anyone_available, available_agents, heartbeat_cutoff, is_free, is_online
@@ -29,9 +31,30 @@ from .legs import LegResult, call_apply_leg_event
 from .log import call_log_add, call_log_note
 from .presence import agent_active_call, agent_choose_status, agent_record_heartbeat, agent_set_status
 from .queue import call_back_to_queue, call_enqueue, call_leave_queue, is_talking, waiting_calls
+from .recordings import (
+    RecordingOutcome,
+    active_recording,
+    recording_for_action,
+    recording_forget,
+    recording_policy_for,
+    recording_record_action,
+    recording_record_failed,
+    recording_record_started,
+    recording_request_start,
+    recordings_past_retention,
+)
 from .reservation import Match, call_attach_agent_leg, call_match_agent, call_offer_to_agent, call_release_agent
 from .stage import StageEvent, call_count_ivr_prompt, call_move_stage, call_start, conference_name_for, next_stage
 from .status import UNANSWERED, StatusResult, call_apply_status, call_note_status, is_terminal
+from .supervision import (
+    SupervisionTicket,
+    live_supervisions,
+    supervision_record_failed,
+    supervision_record_joined,
+    supervision_record_left,
+    supervision_record_mode,
+    supervision_request,
+)
 from .transfers import (
     TransferTicket,
     Unanswered,
@@ -46,6 +69,23 @@ from .transfers import (
 
 __all__ = [
     "HangupOutcome",
+    "RecordingOutcome",
+    "SupervisionTicket",
+    "active_recording",
+    "live_supervisions",
+    "recording_for_action",
+    "recording_forget",
+    "recording_policy_for",
+    "recording_record_action",
+    "recording_record_failed",
+    "recording_record_started",
+    "recording_request_start",
+    "recordings_past_retention",
+    "supervision_record_failed",
+    "supervision_record_joined",
+    "supervision_record_left",
+    "supervision_record_mode",
+    "supervision_request",
     "HoldOutcome",
     "LegResult",
     "Match",

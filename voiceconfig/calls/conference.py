@@ -4,7 +4,9 @@ from django.db import transaction
 
 from ..models import Call, CallEvent, CallStatus
 from .log import call_log_add, call_log_unknown
+from .recordings import recording_note_callback
 from .status import call_note_status
+from .supervision import supervision_note_leg
 
 
 @transaction.atomic
@@ -30,6 +32,9 @@ def call_apply_conference_event(
     if conference_sid and not call.conference_sid:
         Call.objects.filter(pk=call.pk, conference_sid="").update(conference_sid=conference_sid)
         call.conference_sid = conference_sid
+    if participant_sid and participant_sid != call_sid and event in ("participant-join", "participant-leave"):
+        # Perhaps a supervisor's softphone: joining puts them on the call, leaving ends their supervision.
+        supervision_note_leg(call=call, leg_sid=participant_sid, joined=event == "participant-join")
     if event == "participant-join" and participant_sid == call_sid:
         # The caller is in the conference, so Twilio has answered their call (these events carry no CallStatus).
         call_note_status(call=call, status=CallStatus.IN_PROGRESS, source="conference")
@@ -62,8 +67,20 @@ def call_store_recording(
         event=CallEvent.VOICEMAIL if voicemail else CallEvent.RECORDING,
         dedupe_key=dedupe_key,
         call_status=recording_status,
-        message=recording_url if has_audio else "Nothing was recorded.",
+        # Twilio's media URL stays on the server (docs/recording.md): the timeline names the recording, not its URL.
+        message=f"Recording {recording_sid} {recording_status or 'saved'}"
+        + (f" ({duration} s)" if duration is not None else "")
+        if has_audio
+        else "Nothing was recorded.",
         data=data,
+    )
+    recording_note_callback(
+        call=call,
+        recording_sid=recording_sid,
+        status=recording_status,
+        media_url=recording_url if has_audio else "",
+        duration=duration,
+        data=data or {},
     )
     if has_audio and recording_status in ("", "completed"):
         call.recording_url = recording_url[:500]

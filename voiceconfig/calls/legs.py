@@ -30,6 +30,8 @@ class LegResult:
     hang_up_leg: str = ""
     # The agent answered a caller who waits on hold with the queue music (requeued): take them off hold.
     unhold_caller: bool = False
+    # The call's agent has just answered a live call (an `always` line starts recording now).
+    agent_answered: bool = False
     notes: list[str] = field(default_factory=list)
 
 
@@ -144,6 +146,7 @@ def _leg_answered(
         call.status = CallStatus.IN_PROGRESS
         fields.add("status")
     if not is_terminal(call.status):
+        result.agent_answered = True
         if call.agent_id:
             VoiceAgent.objects.filter(pk=call.agent_id, status=AgentStatus.RINGING).update(
                 status=AgentStatus.IN_CALL, status_changed_at=now

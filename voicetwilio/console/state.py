@@ -9,6 +9,7 @@ the page count the talk time from the answer by the server's clock, not from whe
 from django.utils import timezone
 from rest_framework import serializers
 
+from voiceconfig import calls as call_services
 from voiceconfig.models import AgentStatus, Call, CallStage, VoiceAgent
 
 from .serializers import AgentStatusResultSerializer
@@ -34,6 +35,15 @@ class AgentCallSerializer(serializers.Serializer):
         allow_null=True, help_text="When an agent first answered the call: the talk time counts from here."
     )
     on_hold = serializers.BooleanField()
+    recording = serializers.CharField(
+        allow_null=True,
+        help_text="The call's recording now: requested, in-progress or paused; null when it is not being recorded.",
+    )
+    supervisors = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Who is supervising the call now: [{supervisor, identity, mode (listen, whisper, barge), state}]. "
+        "The agent always knows who is listening.",
+    )
 
     def get_fields(self):
         # `from` is a Python keyword: the attribute is from_, the JSON key `from`.
@@ -71,7 +81,18 @@ def agent_call(agent: VoiceAgent) -> dict | None:
         "state": CallState.RINGING if ringing else CallState.CONNECTED,
         "answered_at": None if ringing else call.answered_at,
         "on_hold": call.on_hold,
+        **recording_and_supervisors(call),
     }
+
+
+def recording_and_supervisors(call: Call) -> dict:
+    """What the agent is told about their call's recording and supervisors (issue 18)."""
+    active = call_services.active_recording(call_id=call.pk)
+    watching = [
+        {"supervisor": row.supervisor.get_username(), "identity": row.identity, "mode": row.mode, "state": row.state}
+        for row in call_services.live_supervisions(call_id=call.pk)
+    ]
+    return {"recording": active.state if active else None, "supervisors": watching}
 
 
 def heartbeat_answer(presence: dict, agent: VoiceAgent) -> dict:

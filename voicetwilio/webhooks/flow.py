@@ -31,6 +31,7 @@ from voiceconfig.models import (
     IvrAction,
     IvrOption,
     PhoneLine,
+    RecordingPolicy,
     VoiceConfig,
 )
 
@@ -400,14 +401,29 @@ def route(
     return conference_twiml(call, config, request, intro=intro)
 
 
+def recording_consent(config: VoiceConfig) -> tuple[Prompt, ...]:
+    """What a caller hears before an agent may record them (docs/recording.md): nothing when recording is off."""
+    if config.recording_policy == RecordingPolicy.OFF:
+        return ()
+    consent = Prompt(
+        text=config.recording_consent_text,
+        audio_url=config.recording_consent_audio_url,
+        voice=config.voice,
+        language=config.language,
+    )
+    return (consent,) if consent.text or consent.audio_url else ()
+
+
 def conference_twiml(call: Call, config: VoiceConfig, request: HttpRequest, intro: Sequence[Prompt] = ()) -> str:
     query = {"callSid": call.call_sid}
+    # Recording is started over REST once an agent answers (voicetwilio.recording), never by the conference:
+    # one dual-channel recording the agent can pause and stop.
+    intro = (*intro, *recording_consent(config))
     return twiml.wait_in_conference(
         conference_name=call.conference_name or call_services.conference_name_for(call.call_sid),
         wait_url=webhook_url("queue-wait", request, **query),
         status_callback_url=webhook_url("conference-callback", request, **query),
         recording_callback_url=webhook_url("recording-callback", request, **query, kind="call"),
-        record=config.recording_enabled,
         goodbye=speech_of(config).with_text(GOODBYE),
         intro=intro,
     )

@@ -173,6 +173,7 @@ RecordingForm = _form(
         "RecordingChannels": _text("1 or 2."),
         "RecordingStartTime": _text("When recording started (RFC 2822)."),
         "RecordingTrack": _text("inbound, outbound or both."),
+        "ErrorCode": _text("Twilio's error code when the recording failed (0 otherwise)."),
         "Digits": _text("The key that ended a <Record> (hangup when the caller hung up)."),
         "CallStatus": _choice(CallStatus.choices, "The caller's status (on a <Record> action); any other is a 400."),
         "From": _text("The caller (on a <Record> action)."),

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from voiceconfig import calls as call_services
 from voiceconfig.models import Call, CallEvent, CallStatus
 
-from .. import callcontrol, routing, twiml
+from .. import callcontrol, recording, routing, twiml
 from ..links import webhook_url
 from ..signature import twilio_webhook
 from . import fallback as fallback_twiml
@@ -48,7 +48,17 @@ CONFERENCE_FIELDS = (
     "SequenceNumber",
     "Timestamp",
 )
-RECORDING_FIELDS = ("RecordingSid", "RecordingUrl", "RecordingDuration", "RecordingStatus", "RecordingSource", "Digits")
+# RecordingUrl is not logged: Twilio's media URL never leaves the server (docs/recording.md).
+RECORDING_FIELDS = (
+    "RecordingSid",
+    "RecordingDuration",
+    "RecordingStatus",
+    "RecordingSource",
+    "RecordingChannels",
+    "RecordingStartTime",
+    "ErrorCode",
+    "Digits",
+)
 
 
 def _recording_url(params: TwilioParams) -> str:
@@ -176,6 +186,8 @@ def participant_callback(request: HttpRequest) -> str:
         )
     if result.unhold_caller:
         callcontrol.requeued_caller_answered(call=result.call)
+    if result.agent_answered:
+        recording.start_if_always(call=result.call, request=request)
     if result.call is not None and result.retry_excluding is not None:
         routing.retry_after_missed_ring(call=result.call, missed_agent_id=result.retry_excluding, request=request)
     if result.hang_up_leg:

@@ -10,6 +10,7 @@ from datetime import date, time
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.db.models import Q
@@ -78,6 +79,8 @@ class Command(BaseCommand):
                 user.save()
             agent = VoiceAgent.objects.filter(user=user).first() or services.agent_create(user=user, display_name=name)
             agents.append(agent)
+        # Bob is also the demo's team lead: he may listen to, whisper on and barge into calls (docs/recording.md).
+        User.objects.get(username="bob").user_permissions.add(Permission.objects.get(codename="supervise_call"))
 
         line, _ = PhoneLine.objects.get_or_create(
             phone_number=DEMO_NUMBER, defaults={"name": "Demo main line", "config": config}
