@@ -382,6 +382,13 @@ class CallSerializer(RefuseReadOnlyWrites, serializers.ModelSerializer):
         current = self.to_representation(self.instance)
         return {"id"} | {name for name, value in self.initial_data.items() if current.get(name, object()) == value}
 
+    def get_recording_url(self, call: Call) -> str | None:
+        if not (call.recording_sid and call.recording_url):
+            return None
+        path = reverse("recording-media", kwargs={"pk": call.recording_sid})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
 
 def spec_names_for_numbers(fields: dict) -> dict:
     # `from` and `to` are the specification's names but `from` is a Python keyword.
@@ -434,13 +441,6 @@ class CallBackfillSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         return CallSerializer(instance, context=self.context).data
-
-    def get_recording_url(self, call: Call) -> str | None:
-        if not (call.recording_sid and call.recording_url):
-            return None
-        path = reverse("recording-media", kwargs={"pk": call.recording_sid})
-        request = self.context.get("request")
-        return request.build_absolute_uri(path) if request is not None else path
 
 
 class CallLogSerializer(RefuseReadOnlyWrites, serializers.ModelSerializer):
