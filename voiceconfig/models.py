@@ -170,6 +170,10 @@ class IvrOption(models.Model):
     action = models.CharField(max_length=20, choices=IvrAction.choices, default=IvrAction.ROUTE)
     message = models.CharField(max_length=1000, blank=True, default="")
     forward_to = models.CharField(max_length=16, blank=True, default="", validators=[validate_e164])
+    # Issue 16: a `route` option may name the department its callers wait in (else the line's default).
+    department = models.ForeignKey(
+        "voiceconfig.Department", on_delete=models.SET_NULL, null=True, blank=True, related_name="ivr_options"
+    )
 
     class Meta:
         ordering = ["config_id", "digit"]
@@ -242,6 +246,10 @@ class PhoneLine(models.Model):
     enabled = models.BooleanField(default=True)
     # Empty means every agent answers this line.
     agents = models.ManyToManyField(VoiceAgent, blank=True, related_name="phone_lines")
+    # Issue 16: where this line's callers wait; empty keeps the line rule above (its agents, or everyone).
+    default_department = models.ForeignKey(
+        "voiceconfig.Department", on_delete=models.SET_NULL, null=True, blank=True, related_name="lines"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -323,6 +331,10 @@ class Call(models.Model):
     stage = models.CharField(max_length=20, choices=CallStage.choices, default=CallStage.NEW)
     phone_line = models.ForeignKey(PhoneLine, on_delete=models.SET_NULL, null=True, blank=True, related_name="calls")
     agent = models.ForeignKey(VoiceAgent, on_delete=models.SET_NULL, null=True, blank=True, related_name="calls")
+    # Issue 16: the department the caller waits in (set when they start waiting); empty: the line rule.
+    department = models.ForeignKey(
+        "voiceconfig.Department", on_delete=models.SET_NULL, null=True, blank=True, related_name="calls"
+    )
     # Conference the caller waits and talks in (decision 4), and the agent's leg into it.
     conference_name = models.CharField(max_length=100, blank=True, default="")
     conference_sid = models.CharField("conference SID", max_length=34, blank=True, default="")
@@ -614,3 +626,7 @@ class PreLoginAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"login step {self.jti[:8]} for {self.user} ({self.failures} wrong)"
+
+
+# Issue 16's models live in their own module; importing them here is how Django finds them.
+from .department_models import BEST_LEVEL, Department, DepartmentMember, NoAgentsAction, RingStrategy  # noqa: E402, F401
