@@ -13,8 +13,21 @@ class DepartmentAdminForm(forms.ModelForm):
 
     class Meta:
         model = Department
-        fields = "__all__"
-        exclude = ["last_agent"]
+        fields = [
+            "name",
+            "strategy",
+            "time_zone",
+            "max_wait_seconds",
+            "max_callers",
+            "announce_position",
+            "hold_music_url",
+            "widen_after_seconds",
+            "overflow_department",
+            "overflow_after_seconds",
+            "no_agents_action",
+            "no_agents_message",
+            "no_agents_forward_to",
+        ]
 
     def clean(self):
         cleaned = super().clean()

@@ -13,6 +13,7 @@ from voiceconfig.models import (
     RingStrategy,
     VoiceAgent,
 )
+
 from .fields import E164Field
 from .filters import IdFilter
 from .permissions import IsStaff
