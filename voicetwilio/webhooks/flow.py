@@ -340,7 +340,7 @@ def gathered(
         if not call_services.call_move_stage(call=call, event=StageEvent.MESSAGE):
             return answer_for_stage(call, config, request)
         return twiml.message_and_hang_up(speech_prompt.with_text(choice.message or GOODBYE))
-    return route(call, config, request, speech=speech_prompt)
+    return route(call, config, request, speech=speech_prompt, department_id=choice.department_id)
 
 
 def _empty_entry(
@@ -381,15 +381,17 @@ def route(
     intro: Sequence[Prompt] = (),
     speech: Prompt,
     enqueued: bool = False,
+    department_id: int | None = None,
 ) -> str:
     """The caller starts waiting for an agent in the call's conference; the free agent (if any) is rung now.
 
-    `enqueued`: the call was created queued (call_start), so it is waiting already.
+    `enqueued`: the call was created queued (call_start), so it is waiting already. `department_id`: the IVR
+    option's department the caller waits in (else the line's default).
     """
-    if not enqueued and not call_services.call_enqueue(call=call):
+    if not enqueued and not call_services.call_enqueue(call=call, department_id=department_id):
         # Past the queue already (connected, in voicemail, ended): a replay must ring nobody.
         return answer_for_stage(call, config, request)
-    routing.route_waiting_callers(line=call.phone_line, request=request)
+    routing.route_waiting_callers(line=call.phone_line, request=request, call=call)
     if config.max_queue_wait_seconds == 0:
         # No waiting at all: with nobody rung for this caller, go straight to voicemail or the message.
         left = call_services.call_leave_queue(
@@ -431,7 +433,7 @@ def queue_wait(request: HttpRequest, *, call_sid: str, status: str = "") -> str:
     note_status(call, status, source="queue-wait")
     next_url = webhook_url("queue-wait", request, callSid=call.call_sid)
     if call.stage == CallStage.QUEUED and call.agent_id is None and call.is_active:
-        routing.route_waiting_callers(line=call.phone_line, request=request)
+        routing.route_waiting_callers(line=call.phone_line, request=request, call=call)
         left = call_services.call_leave_queue(
             call_sid=call.call_sid, stage=_after_wait_stage(config), max_wait_seconds=config.max_queue_wait_seconds
         )
