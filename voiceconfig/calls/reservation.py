@@ -78,13 +78,14 @@ def _match_in_department(*, department_id: int, exclude_agent_ids, now) -> Match
         waiting_calls()
         .annotate(waits_in=effective_department())
         .filter(waits_in=department_id)
-        .select_related("phone_line__config")
+        .select_related("phone_line__config", "phone_line__default_department", "department")
         .select_for_update(skip_locked=True, of=("self",))
         .first()
     )
-    department = Department.objects.filter(pk=department_id).first()
-    if call is None or department is None:
+    if call is None:
         return None
+    # The department's row came with the call (no statement of its own): the call's, else its line's.
+    department = call.department if call.department_id else call.phone_line.default_department
     pool = pool_for(department=department, call=call, now=now, exclude_agent_ids=exclude_agent_ids)
     ranked = rank(department.strategy, pool.candidates, History(last_agent_position=pool.last_agent_position))
     agent = _lock_first_free(ranked, now=now)
