@@ -177,3 +177,60 @@ def test_an_incoming_call_rung_to_a_department_member_costs_10_statements(twilio
     # (with the department's row), the members with who is free, lock the first ranked free member, assign call,
     # agent ringing, routing log, store the agent's leg
     assert statements.count == 10, statements
+
+
+# --- limits: max callers, max wait, nobody logged in ------------------------------------------------------
+
+
+def test_a_caller_arriving_when_max_callers_wait_gets_the_no_agents_action(twilio, line, online_agent, twilio_gateway):
+    busy = online_agent("busy", status="unavailable")
+    line.default_department = department(
+        "Small", [busy], max_callers=2, no_agents_action="message", no_agents_message="We are very busy."
+    )
+    line.save()
+    waiting = [waiting_call(twilio) for _ in range(2)]
+
+    third_sid = twilio.new_sid()
+    answer = twiml_of(twilio.incoming(call_sid=third_sid))
+
+    assert [call.stage for call in waiting] == ["queued", "queued"]
+    third = Call.objects.get(call_sid=third_sid)
+    assert third.stage == "message"
+    assert [verb.tag for verb in answer] == ["Say", "Say", "Hangup"]
+    assert "We are very busy." in [verb.text for verb in answer]
+
+
+def test_nobody_logged_in_forwards_when_the_department_says_forward(twilio, line, online_agent, twilio_gateway):
+    offline = online_agent("offline", status="offline")
+    line.default_department = department(
+        "Night", [offline], no_agents_action="forward", no_agents_forward_to="+14155550199"
+    )
+    line.save()
+    call_sid = twilio.new_sid()
+
+    answer = twiml_of(twilio.incoming(call_sid=call_sid))
+
+    assert Call.objects.get(call_sid=call_sid).stage == "forwarded"
+    assert answer.find("Dial").text == "+14155550199"
+
+
+def test_nobody_logged_in_with_wait_keeps_the_caller_waiting(twilio, line, online_agent, twilio_gateway):
+    line.default_department = department("Patient", [online_agent("away", status="offline")])
+    line.save()
+
+    assert waiting_call(twilio).stage == "queued"
+
+
+def test_the_departments_max_wait_replaces_the_configs(twilio, line, config, online_agent, twilio_gateway):
+    config.max_queue_wait_seconds = 600
+    config.save()
+    line.default_department = department("Quick", [online_agent("busy", status="unavailable")], max_wait_seconds=20)
+    line.save()
+    call = waiting_call(twilio)
+
+    Call.objects.filter(pk=call.pk).update(queued_at=timezone.now() - timedelta(seconds=21))
+    twilio.queue_wait(call.call_sid)
+
+    call.refresh_from_db()
+    assert call.stage == "voicemail"
+    twilio_gateway.redirect_call.assert_called_once()

@@ -21,6 +21,7 @@ then asks them to record the outcome. Modules, by concern (docs/architecture.md)
 from .availability import anyone_available, available_agents, heartbeat_cutoff, is_free, is_online
 from .conference import call_apply_conference_event, call_store_recording
 from .control import HoldOutcome, call_record_hold, call_record_resume, held_seconds
+from .department_limits import FULL, NOBODY, call_turn_away, department_turns_away
 from .legs import LegResult, call_apply_leg_event
 from .log import call_log_add, call_log_note
 from .presence import agent_active_call, agent_choose_status, agent_record_heartbeat, agent_set_status
@@ -41,6 +42,10 @@ from .transfers import (
 )
 
 __all__ = [
+    "FULL",
+    "NOBODY",
+    "call_turn_away",
+    "department_turns_away",
     "HoldOutcome",
     "LegResult",
     "Match",
