@@ -1,7 +1,8 @@
 """Issue 16 under real load: 200 callers at the same instant into two departments of 10 members, with free agents
 outside both. PostgreSQL only, real parallel requests through gunicorn (as tests/test_routing_concurrency.py).
 
-Run it: DATABASE_URL=postgres://postgres@127.0.0.1:5432/voice_departments .venv/bin/pytest tests/test_department_concurrency.py
+Run it: DATABASE_URL=postgres://postgres@127.0.0.1:5432/voice_departments \
+    .venv/bin/pytest tests/test_department_concurrency.py
 """
 
 import threading

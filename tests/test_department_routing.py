@@ -234,3 +234,64 @@ def test_the_departments_max_wait_replaces_the_configs(twilio, line, config, onl
     call.refresh_from_db()
     assert call.stage == "voicemail"
     twilio_gateway.redirect_call.assert_called_once()
+
+
+# --- announcements ----------------------------------------------------------------------------------------
+
+
+def said(answer) -> list[str]:
+    return [verb.text for verb in answer if verb.tag == "Say"]
+
+
+def test_a_waiting_caller_hears_their_place_and_estimated_wait_at_most_once_a_minute(
+    twilio, line, config, online_agent, twilio_gateway
+):
+    config.voice, config.language = "Polly.Celine", "fr-FR"
+    config.save()
+    line.default_department = department("Busy", [online_agent("busy", status="unavailable")], announce_position=True)
+    line.save()
+    first, second = waiting_call(twilio), waiting_call(twilio)
+
+    answer = twiml_of(twilio.queue_wait(second.call_sid))
+    again = twiml_of(twilio.queue_wait(second.call_sid))
+
+    # position 2 x 180 s default handle time / 1 staffed member = 6 minutes
+    assert said(answer)[0] == "You are number 2 in line. Your estimated wait is about 6 minutes."
+    assert answer[0].get("voice") == "Polly.Celine" and answer[0].get("language") == "fr-FR"
+    assert not any("in line" in text for text in said(again))
+    Call.objects.filter(pk=second.pk).update(announced_at=timezone.now() - timedelta(seconds=61))
+    assert "You are number 2 in line" in said(twiml_of(twilio.queue_wait(second.call_sid)))[0]
+    assert "You are number 1 in line" in said(twiml_of(twilio.queue_wait(first.call_sid)))[0]
+
+
+def test_the_estimate_uses_the_departments_recent_talk_time_and_staffed_members(
+    twilio, line, online_agent, twilio_gateway
+):
+    members = [online_agent(f"m{i}", status="unavailable") for i in range(2)]
+    dept = department("Measured", members, announce_position=True)
+    line.default_department = dept
+    line.save()
+    now = timezone.now()
+    for n in range(3):
+        Call.objects.create(
+            call_sid=f"CA{0xABC000 + n:032x}",
+            phone_line=line,
+            stage="connected",
+            status="completed",
+            answered_at=now - timedelta(minutes=10),
+            talk_seconds=240,
+        )
+    call = waiting_call(twilio)
+
+    answer = twiml_of(twilio.queue_wait(call.call_sid))
+
+    # 1 x 240 s / 2 staffed = 120 s: 2 minutes
+    assert said(answer)[0] == "You are number 1 in line. Your estimated wait is about 2 minutes."
+
+
+def test_a_department_that_does_not_announce_says_nothing_about_the_queue(twilio, line, online_agent, twilio_gateway):
+    line.default_department = department("Quiet", [online_agent("busy", status="unavailable")])
+    line.save()
+    call = waiting_call(twilio)
+
+    assert not any("in line" in text for text in said(twiml_of(twilio.queue_wait(call.call_sid))))

@@ -335,6 +335,8 @@ class Call(models.Model):
     department = models.ForeignKey(
         "voiceconfig.Department", on_delete=models.SET_NULL, null=True, blank=True, related_name="calls"
     )
+    # Issue 16: when the caller last heard their place in the queue (at most once a minute).
+    announced_at = models.DateTimeField(null=True, blank=True)
     # Conference the caller waits and talks in (decision 4), and the agent's leg into it.
     conference_name = models.CharField(max_length=100, blank=True, default="")
     conference_sid = models.CharField("conference SID", max_length=34, blank=True, default="")

@@ -18,6 +18,7 @@ then asks them to record the outcome. Modules, by concern (docs/architecture.md)
     timing        durations from stored facts
 """
 
+from .announcements import announcement_text, call_claim_announcement, queue_place
 from .availability import anyone_available, available_agents, heartbeat_cutoff, is_free, is_online
 from .conference import call_apply_conference_event, call_store_recording
 from .control import HoldOutcome, call_record_hold, call_record_resume, held_seconds
@@ -42,6 +43,9 @@ from .transfers import (
 )
 
 __all__ = [
+    "announcement_text",
+    "call_claim_announcement",
+    "queue_place",
     "FULL",
     "NOBODY",
     "call_turn_away",

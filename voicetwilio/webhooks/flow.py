@@ -497,7 +497,27 @@ def queue_wait(request: HttpRequest, *, call_sid: str, status: str = "") -> str:
                 call_services.call_back_to_queue(
                     call=left, reason=f"Could not send the caller to {left.stage}: {exc.message} They keep waiting."
                 )
-    return twiml.hold_music(music_url=config.hold_music_url, next_url=next_url, speech=speech_of(config))
+    department = department_of(call)
+    return twiml.hold_music(
+        music_url=(department.hold_music_url if department else "") or config.hold_music_url,
+        next_url=next_url,
+        speech=speech_of(config),
+        announcement=place_announcement(call, config, department),
+    )
+
+
+def place_announcement(call: Call, config: VoiceConfig, department: Department | None) -> Prompt | None:
+    """The caller's place and estimated wait (issue 16), when their department announces it, at most once a
+    minute, in the config's voice and language."""
+    if department is None or not department.announce_position:
+        return None
+    call.refresh_from_db(fields=["stage", "agent", "status", "queued_at"])
+    if not (call.stage == CallStage.QUEUED and call.agent_id is None and call.is_active and call.queued_at):
+        return None
+    if not call_services.call_claim_announcement(call=call):
+        return None
+    place = call_services.queue_place(call=call, department=department)
+    return speech_of(config).with_text(call_services.announcement_text(place))
 
 
 def max_wait_of(call: Call, config: VoiceConfig) -> int:
