@@ -450,10 +450,11 @@ class CallLog(models.Model):
 
 
 class TransferTarget(models.TextChoices):
-    """Who a call is passed to (the API's `type`). A department (wave 2) will be a third kind."""
+    """Who a call is passed to (the API's `type`)."""
 
     PHONE_NUMBER = "phonenumber", "Phone number"
     AGENT = "client", "Agent"
+    DEPARTMENT = "department", "Department"  # issue 16: the caller waits first in its queue
 
 
 class TransferMode(models.TextChoices):

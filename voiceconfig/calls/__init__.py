@@ -23,6 +23,7 @@ from .availability import anyone_available, available_agents, heartbeat_cutoff, 
 from .conference import call_apply_conference_event, call_store_recording
 from .control import HoldOutcome, call_record_hold, call_record_resume, held_seconds
 from .department_limits import FULL, NOBODY, call_turn_away, department_turns_away
+from .department_transfer import department_named, department_transfer_record, department_transfer_request
 from .legs import LegResult, call_apply_leg_event
 from .log import call_log_add, call_log_note
 from .presence import agent_active_call, agent_choose_status, agent_record_heartbeat, agent_set_status
@@ -43,6 +44,9 @@ from .transfers import (
 )
 
 __all__ = [
+    "department_named",
+    "department_transfer_record",
+    "department_transfer_request",
     "announcement_text",
     "call_claim_announcement",
     "queue_place",
