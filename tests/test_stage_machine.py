@@ -33,6 +33,7 @@ ALLOWED = {
     (S.QUEUED, E.MESSAGE): S.MESSAGE,
     (S.NEW, E.FORWARD): S.FORWARDED,
     (S.IVR, E.FORWARD): S.FORWARDED,
+    (S.QUEUED, E.FORWARD): S.FORWARDED,  # issue 16: a department whose no-agents action forwards
     (S.NEW, E.FALLBACK): S.VOICEMAIL,
     (S.IVR, E.FALLBACK): S.VOICEMAIL,
     (S.QUEUED, E.FALLBACK): S.VOICEMAIL,
@@ -80,7 +81,7 @@ def test_a_move_raced_by_another_request_is_applied_once(db):
 
     assert call_move_stage(call=call, event=E.ENQUEUE) is True
     # The other request read the call before our move: its WHERE finds the call queued, and changes nothing.
-    assert call_move_stage(call=stale_copy, event=E.FORWARD) is False
+    assert call_move_stage(call=stale_copy, event=E.MENU) is False
     assert Call.objects.get(pk=call.pk).stage == S.QUEUED
 
 

@@ -250,8 +250,11 @@ class Runner:
                 config_id = self._admin("PATCH", f"/voiceconfig/configs/{found[0]['id']}", config)["id"]
             else:
                 config_id = self._admin("POST", "/voiceconfig/configs", config)["id"]
-        if setup.get("line") is not None or config_id is not None:
+        department_id = self._department(setup["department"], agents) if setup.get("department") else None
+        if setup.get("line") is not None or config_id is not None or department_id is not None:
             line = dict(setup.get("line") or {})
+            if department_id is not None:
+                line["defaultDepartment"] = department_id
             if "agents" in line:
                 missing = [name for name in line["agents"] if name not in agents]
                 if missing:
@@ -281,6 +284,29 @@ class Runner:
             if not reply.ok:
                 raise ScenarioError(f"setup: {username} could not become {status}: {reply.status} {reply.data}")
             self.world.timeline.add(username, "console", f"console: status {status} -> {reply.status}")
+
+    def _department(self, spec: dict, agents: dict[str, dict]) -> int:
+        """Create or update a department by name (issue 16); members name agents by username, and an
+        `overflowDepartment` may be a department written the same way."""
+        department = dict(spec)
+        if isinstance(department.get("overflowDepartment"), dict):
+            department["overflowDepartment"] = self._department(department["overflowDepartment"], agents)
+        members = []
+        for member in department.get("members") or []:
+            member = {"agent": member} if isinstance(member, str) else dict(member)
+            if member["agent"] not in agents:
+                raise ScenarioError(f"setup: no voice agent named {member['agent']!r}")
+            members.append({**member, "agent": agents[member["agent"]]["id"]})
+        department["members"] = members
+        name = department.get("name") or "Scenario department"
+        found = [
+            row
+            for row in self.app.get_all("/voiceconfig/departments", token=self.admin_token(), params={"name": name})
+            if row["name"] == name
+        ]
+        if found:
+            return self._admin("PATCH", f"/voiceconfig/departments/{found[0]['id']}", department)["id"]
+        return self._admin("POST", "/voiceconfig/departments", department)["id"]
 
     # --- playing ----------------------------------------------------------------------------
     def people(self, scenario: Scenario) -> tuple[Person, dict[str, Console]]:

@@ -511,3 +511,7 @@ class PreLoginAttemptAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+# Issue 16: departments have their own admin module.
+from . import admin_departments  # noqa: E402, F401

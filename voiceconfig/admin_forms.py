@@ -110,7 +110,7 @@ class PhoneLineAdminForm(forms.ModelForm):
 
     class Meta:
         model = PhoneLine
-        fields = ["name", "phone_number", "twilio_sid", "config", "enabled", "agents"]
+        fields = ["name", "phone_number", "twilio_sid", "config", "enabled", "agents", "default_department"]
         widgets = {"name": forms.TextInput(attrs={"placeholder": "Support line", "class": "vTextField"})}
         labels = {"twilio_sid": "Twilio number SID"}
         help_texts = {
@@ -195,7 +195,7 @@ class IvrOptionForm(forms.ModelForm):
 
     class Meta:
         model = IvrOption
-        fields = ["digit", "label", "keywords", "action", "message", "forward_to"]
+        fields = ["digit", "label", "keywords", "action", "message", "forward_to", "department"]
         widgets = {
             "label": forms.TextInput(attrs={"placeholder": "for sales", "size": 14}),
             "keywords": forms.TextInput(attrs={"placeholder": "sales, buy", "size": 14}),

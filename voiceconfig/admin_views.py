@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from .admin_overview_departments import department_rows
 from .calls import is_free, is_online
 from .models import AgentStatus, Call, CallStage, VoiceAgent
 
@@ -121,6 +122,10 @@ def overview_data(*, now: datetime | None = None) -> dict:
         "waiting": waiting,
         "waiting_more": max(totals["count"] - len(waiting), 0),
         "heartbeat_timeout_seconds": settings.AGENT_HEARTBEAT_TIMEOUT_SECONDS,
+        "departments": [
+            {"row": row, "longest_wait": format_duration(row.longest_wait_seconds)}
+            for row in department_rows(agent_rows=rows, queue=queue, now=now)
+        ],
     }
 
 

@@ -195,6 +195,10 @@ class IvrOption(models.Model):
     action = models.CharField(max_length=20, choices=IvrAction.choices, default=IvrAction.ROUTE)
     message = models.CharField(max_length=1000, blank=True, default="")
     forward_to = models.CharField(max_length=16, blank=True, default="", validators=[validate_e164])
+    # Issue 16: a `route` option may name the department its callers wait in (else the line's default).
+    department = models.ForeignKey(
+        "voiceconfig.Department", on_delete=models.SET_NULL, null=True, blank=True, related_name="ivr_options"
+    )
 
     class Meta:
         ordering = ["config_id", "digit"]
@@ -267,6 +271,10 @@ class PhoneLine(models.Model):
     enabled = models.BooleanField(default=True)
     # Empty means every agent answers this line.
     agents = models.ManyToManyField(VoiceAgent, blank=True, related_name="phone_lines")
+    # Issue 16: where this line's callers wait; empty keeps the line rule above (its agents, or everyone).
+    default_department = models.ForeignKey(
+        "voiceconfig.Department", on_delete=models.SET_NULL, null=True, blank=True, related_name="lines"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -348,6 +356,12 @@ class Call(models.Model):
     stage = models.CharField(max_length=20, choices=CallStage.choices, default=CallStage.NEW)
     phone_line = models.ForeignKey(PhoneLine, on_delete=models.SET_NULL, null=True, blank=True, related_name="calls")
     agent = models.ForeignKey(VoiceAgent, on_delete=models.SET_NULL, null=True, blank=True, related_name="calls")
+    # Issue 16: the department the caller waits in (set when they start waiting); empty: the line rule.
+    department = models.ForeignKey(
+        "voiceconfig.Department", on_delete=models.SET_NULL, null=True, blank=True, related_name="calls"
+    )
+    # Issue 16: when the caller last heard their place in the queue (at most once a minute).
+    announced_at = models.DateTimeField(null=True, blank=True)
     # Conference the caller waits and talks in (decision 4), and the agent's leg into it.
     conference_name = models.CharField(max_length=100, blank=True, default="")
     conference_sid = models.CharField("conference SID", max_length=34, blank=True, default="")
@@ -462,10 +476,11 @@ class CallLog(models.Model):
 
 
 class TransferTarget(models.TextChoices):
-    """Who a call is passed to (the API's `type`). A department (wave 2) will be a third kind."""
+    """Who a call is passed to (the API's `type`)."""
 
     PHONE_NUMBER = "phonenumber", "Phone number"
     AGENT = "client", "Agent"
+    DEPARTMENT = "department", "Department"  # issue 16: the caller waits first in its queue
 
 
 class TransferMode(models.TextChoices):
@@ -643,6 +658,8 @@ class PreLoginAttempt(models.Model):
 
 
 # Recordings and supervision (issue 18) live in their own module; imported here so Django registers them.
+# Issue 16's models live in their own module; importing them here is how Django finds them.
+from .department_models import BEST_LEVEL, Department, DepartmentMember, NoAgentsAction, RingStrategy  # noqa: E402, F401
 from .recording_models import (  # noqa: E402, F401
     ACTIVE_RECORDING_STATES,
     FINAL_RECORDING_STATES,

@@ -1,6 +1,6 @@
 from rest_framework.routers import DefaultRouter
 
-from .api import recordings, views
+from .api import departments, recordings, views
 
 router = DefaultRouter(trailing_slash=False)
 router.include_root_view = False
@@ -10,5 +10,6 @@ router.register("voiceagents", views.VoiceAgentViewSet, basename="voiceagent")
 router.register("calls", views.CallViewSet, basename="call")
 router.register("calllogs", views.CallLogViewSet, basename="calllog")
 router.register("recordings", recordings.RecordingViewSet, basename="recording")
+router.register("departments", departments.DepartmentViewSet, basename="department")
 
 urlpatterns = router.urls

@@ -28,7 +28,7 @@ from voiceconfig.models import AgentStatus, Call, CallEvent, TransferMode, Trans
 from voiceconfig.services import StateConflict
 from voiceconfig.validators import normalize_e164
 
-from . import gateway, routing
+from . import department_transfer, gateway, routing
 from .links import webhook_url
 
 logger = logging.getLogger(__name__)
@@ -130,6 +130,14 @@ def call_transfer(
     """Pass a connected call to a phone number or another agent; see the module docstring."""
     call = Call.objects.select_related("phone_line__config", "agent").get(pk=call.pk)
     require_connected(call, "transferred")
+    if kind == TransferTarget.DEPARTMENT:  # issue 16: always cold; the caller waits first in its queue
+        department = call_services.department_named(to)
+        if department is None:
+            raise InvalidDestination(f"No department with the id or name {to!r}.")
+        updated, summary = department_transfer.transfer_to_department(
+            call=call, department=department, user=user, request=request
+        )
+        return TransferOutcome(call=updated, summary=summary)
     destination = resolve_destination(kind=kind, to=to, call=call)
     ticket = call_services.transfer_request(
         call=call, target_type=kind, target=destination.to, to_agent=destination.agent, mode=mode, user=user

@@ -61,14 +61,15 @@ def caller_id_for(call: Call) -> str:
 
 
 def route_waiting_callers(
-    *, line: PhoneLine | None, request: HttpRequest | None = None, exclude_agent_ids=()
+    *, line: PhoneLine | None, request: HttpRequest | None = None, exclude_agent_ids=(), call: Call | None = None
 ) -> Call | None:
     """Offer the longest-idle free agent of `line` the longest-waiting caller they may answer, and ring them.
 
     Used whenever a caller starts waiting or a wait TwiML is fetched, so the caller waiting longest is served
     first even when a newer call triggered the attempt. Returns the call that now has an agent ringing.
+    `call` (the caller who triggered it) says which department routes, when they wait in one.
     """
-    match = call_services.call_match_agent(line=line, exclude_agent_ids=exclude_agent_ids)
+    match = call_services.call_match_agent(line=line, exclude_agent_ids=exclude_agent_ids, call=call)
     if match is None:
         return None
     connect_agent(call=match.call, agent=match.agent, request=request)
@@ -87,7 +88,7 @@ def offer_queued_call(*, agent: VoiceAgent, request: HttpRequest | None = None) 
 
 def retry_after_missed_ring(*, call: Call, missed_agent_id: int, request: HttpRequest | None = None) -> Call | None:
     """The agent let it ring out: try the next agent (not the one who just missed it)."""
-    return route_waiting_callers(line=call.phone_line, request=request, exclude_agent_ids=(missed_agent_id,))
+    return route_waiting_callers(line=call.phone_line, request=request, exclude_agent_ids=(missed_agent_id,), call=call)
 
 
 def hang_up_quietly(*, call_sid: str, why: str) -> None:

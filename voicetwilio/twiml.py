@@ -141,9 +141,14 @@ def wait_in_conference(
     return response.to_xml()
 
 
-def hold_music(*, music_url: str, next_url: str, speech: Prompt | None = None) -> str:
-    """The conference wait TwiML: one round of hold music, then fetch `next_url` again (which retries routing)."""
+def hold_music(
+    *, music_url: str, next_url: str, speech: Prompt | None = None, announcement: Prompt | None = None
+) -> str:
+    """The conference wait TwiML: one round of hold music, then fetch `next_url` again (which retries routing).
+    `announcement` (the caller's place in the queue) is said before the music."""
     response = VoiceResponse()
+    if announcement is not None:
+        announcement.add_to(response)
     if music_url:
         response.play(music_url)
     else:

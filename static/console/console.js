@@ -647,8 +647,10 @@
 
   function onTransferTypeChange() {
     const toAgent = transferType() === "client";
-    show($("transfer-number-row"), !toAgent);
+    const toDepartment = transferType() === "department";
+    show($("transfer-number-row"), !toAgent && !toDepartment);
     show($("transfer-agent-row"), toAgent);
+    show($("transfer-department-row"), toDepartment);
     if (toAgent) loadTransferTargets();
   }
 
@@ -662,6 +664,13 @@
         say($("call-error"), "Choose an available agent to transfer to.");
         return;
       }
+    } else if (type === "department") {
+      // A department's queue: always cold, the caller waits first in line.
+      to = $("transfer-department").value.trim();
+      if (!to) {
+        say($("call-error"), "Enter the department's name.");
+        return;
+      }
     } else {
       to = $("transfer-number").value.replace(/[\s().-]/g, "");
       if (to.startsWith("00")) to = "+" + to.slice(2);
@@ -670,7 +679,7 @@
         return;
       }
     }
-    const mode = $("transfer-warm").checked ? "warm" : "cold";
+    const mode = $("transfer-warm").checked && type !== "department" ? "warm" : "cold";
     const label = type === "client" ? $("transfer-agent").selectedOptions[0].textContent : to;
     callAction("transfer", { type: type, to: to, mode: mode }, () => {
       activity(

@@ -77,7 +77,7 @@ class IvrOptionSerializer(WholeItemSerializer):
 
     class Meta:
         model = IvrOption
-        fields = ["digit", "keywords", "label", "action", "message", "forward_to"]
+        fields = ["digit", "keywords", "label", "action", "message", "forward_to", "department"]
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
@@ -184,7 +184,18 @@ class PhoneLineSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PhoneLine
-        fields = ["id", "name", "phone_number", "twilio_sid", "config", "enabled", "agents", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "phone_number",
+            "twilio_sid",
+            "config",
+            "enabled",
+            "agents",
+            "default_department",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["created_at", "updated_at"]
 
 

@@ -22,10 +22,13 @@ then asks them to record the outcome. Modules, by concern (docs/architecture.md)
     supervision   supervisors listening, whispering and barging
 """
 
+from .announcements import announcement_text, call_claim_announcement, queue_place
 from .availability import anyone_available, available_agents, heartbeat_cutoff, is_free, is_online
 from .backfill import call_backfill
 from .conference import call_apply_conference_event, call_store_recording
 from .control import HoldOutcome, call_record_hold, call_record_resume, held_seconds
+from .department_limits import FULL, NOBODY, call_turn_away, department_turns_away
+from .department_transfer import department_named, department_transfer_record, department_transfer_request
 from .hangup import HangupOutcome, call_record_hang_up
 from .legs import LegResult, call_apply_leg_event
 from .log import call_log_add, call_log_note
@@ -86,6 +89,16 @@ __all__ = [
     "supervision_record_left",
     "supervision_record_mode",
     "supervision_request",
+    "department_named",
+    "department_transfer_record",
+    "department_transfer_request",
+    "announcement_text",
+    "call_claim_announcement",
+    "queue_place",
+    "FULL",
+    "NOBODY",
+    "call_turn_away",
+    "department_turns_away",
     "HoldOutcome",
     "LegResult",
     "Match",

@@ -8,12 +8,13 @@ caller at the moment they are sent elsewhere.
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet, Value
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from ..models import TERMINAL_CALL_STATUSES, Call, CallEvent, CallStage, VoiceAgent
+from ..models import TERMINAL_CALL_STATUSES, Call, CallEvent, CallStage, Department, DepartmentMember, VoiceAgent
 from .availability import LineMembers
+from .departments import effective_department
 from .log import call_log_add
 from .stage import StageEvent, call_move_stage, next_stage
 from .status import is_terminal
@@ -25,16 +26,32 @@ def is_waiting(call: Call) -> bool:
 
 
 def waiting_calls(*, agent: VoiceAgent | None = None) -> QuerySet[Call]:
-    """Callers waiting for an agent, longest waiting first; with `agent`, only those of lines the agent answers."""
+    """Callers waiting for an agent, longest waiting first; with `agent`, only those the agent may answer: of
+    their departments (or a department's overflow, or one that lists nobody), else of lines they answer.
+
+    The time rules of levels and overflow are checked on the chosen call (departments.may_take)."""
     queryset = Call.objects.filter(stage=CallStage.QUEUED, agent__isnull=True).exclude(
         status__in=TERMINAL_CALL_STATUSES
     )
     if agent is not None:
-        queryset = queryset.filter(
-            Exists(LineMembers.objects.filter(phoneline_id=OuterRef("phone_line_id"), voiceagent_id=agent.pk))
-            | ~Exists(LineMembers.objects.filter(phoneline_id=OuterRef("phone_line_id")))
+        by_line = Exists(
+            LineMembers.objects.filter(phoneline_id=OuterRef("phone_line_id"), voiceagent_id=agent.pk)
+        ) | ~Exists(LineMembers.objects.filter(phoneline_id=OuterRef("phone_line_id")))
+        queryset = queryset.annotate(waits_in=effective_department()).filter(
+            (Q(waits_in__isnull=True) & by_line) | (Q(waits_in__isnull=False) & department_takes(agent))
         )
     return queryset.order_by("queued_at", "id")
+
+
+def department_takes(agent: VoiceAgent) -> Q:
+    """Calls waiting in a department the agent is a member of, or overflows to them, or that lists nobody."""
+    members = DepartmentMember.objects.filter(agent_id=agent.pk)
+    overflow_of = Department.objects.filter(pk=OuterRef(OuterRef("waits_in"))).values("overflow_department_id")[:1]
+    return Q(
+        Exists(members.filter(department_id=OuterRef("waits_in")))
+        | Exists(members.filter(department_id=Subquery(overflow_of)))
+        | ~Exists(DepartmentMember.objects.filter(department_id=OuterRef("waits_in")))
+    )
 
 
 def is_talking(*, call_id: int) -> bool:
@@ -44,10 +61,12 @@ def is_talking(*, call_id: int) -> bool:
     )
 
 
-def call_enqueue(*, call: Call) -> bool:
-    """The caller starts waiting for an agent (keeps the first queued_at). False when the call is past that."""
+def call_enqueue(*, call: Call, department_id: int | None = None) -> bool:
+    """The caller starts waiting for an agent (keeps the first queued_at), in `department_id` when given (an IVR
+    option's department; else the line's). False when the call is past that."""
     now, queued_at = timezone.now(), call.queued_at
-    if not call_move_stage(call=call, event=StageEvent.ENQUEUE, queued_at=Coalesce("queued_at", Value(now))):
+    extra = {"department_id": department_id} if department_id else {}
+    if not call_move_stage(call=call, event=StageEvent.ENQUEUE, queued_at=Coalesce("queued_at", Value(now)), **extra):
         return False
     call.queued_at = queued_at or now
     return True

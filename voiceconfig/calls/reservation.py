@@ -9,12 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.db.models import Case, IntegerField, Value, When
 from django.utils import timezone
 
-from ..models import AgentStatus, Call, CallEvent, PhoneLine, VoiceAgent
+from ..models import AgentStatus, Call, CallEvent, Department, PhoneLine, RingStrategy, VoiceAgent
 from .availability import anyone_available, available_agents
+from .departments import department_id_of, effective_department, may_take, pool_for
 from .log import call_log_add
 from .queue import waiting_calls
+from .strategies import History, rank
 
 
 @dataclass
@@ -49,18 +52,62 @@ def _assign(*, call: Call, agent: VoiceAgent, now: datetime) -> bool:
     return True
 
 
-def call_match_agent(*, line: PhoneLine | None, exclude_agent_ids=()) -> Match | None:
+def call_match_agent(*, line: PhoneLine | None, exclude_agent_ids=(), call: Call | None = None) -> Match | None:
     """Pair an agent who answers `line` with the longest-waiting caller that agent may answer.
 
     The agent is taken first (SKIP LOCKED: concurrent requests each get a different one), then the oldest
     waiting call the agent may answer (SKIP LOCKED again: a call being matched elsewhere is passed over).
     Neither lock ever waits, so this cannot deadlock with status callbacks, which lock call then agent.
+
+    When `call` waits in a department (issue 16), the department routes instead: its longest-waiting caller is
+    taken (SKIP LOCKED), then the first member its strategy ranks that can be locked (SKIP LOCKED).
     """
     now = timezone.now()
     # On a busy line most new callers find nobody free: say so without a transaction or the locking query.
     if not anyone_available(now=now, exclude_agent_ids=exclude_agent_ids):
         return None
+    department_id = department_id_of(call) if call is not None else None
+    if department_id is not None:
+        return _match_in_department(department_id=department_id, exclude_agent_ids=exclude_agent_ids, now=now)
     return _match_agent(line=line, exclude_agent_ids=exclude_agent_ids, now=now)
+
+
+@transaction.atomic
+def _match_in_department(*, department_id: int, exclude_agent_ids, now) -> Match | None:
+    call = (
+        waiting_calls()
+        .annotate(waits_in=effective_department())
+        .filter(waits_in=department_id)
+        .select_related("phone_line__config", "phone_line__default_department", "department")
+        .select_for_update(skip_locked=True, of=("self",))
+        .first()
+    )
+    if call is None:
+        return None
+    # The department's row came with the call (no statement of its own): the call's, else its line's.
+    department = call.department if call.department_id else call.phone_line.default_department
+    pool = pool_for(department=department, call=call, now=now, exclude_agent_ids=exclude_agent_ids)
+    ranked = rank(department.strategy, pool.candidates, History(last_agent_position=pool.last_agent_position))
+    agent = _lock_first_free(ranked, now=now)
+    if agent is None or not _assign(call=call, agent=agent, now=now):
+        return None
+    if department.strategy == RingStrategy.ROUND_ROBIN:
+        Department.objects.filter(pk=department.pk).update(last_agent=agent)
+    return Match(call=call, agent=agent)
+
+
+def _lock_first_free(ranked: list[int], *, now) -> VoiceAgent | None:
+    """The best-ranked agent still free whom no other request is taking (one query, whatever the count)."""
+    if not ranked:
+        return None
+    order = Case(*(When(pk=agent_id, then=Value(i)) for i, agent_id in enumerate(ranked)), output_field=IntegerField())
+    return (
+        available_agents(line=None, now=now)
+        .filter(pk__in=ranked)
+        .order_by(order)
+        .select_for_update(skip_locked=True)
+        .first()
+    )
 
 
 @transaction.atomic
@@ -97,7 +144,13 @@ def _match_locked_agent(*, agent: VoiceAgent, now: datetime) -> Match | None:
         .select_for_update(skip_locked=True, of=("self",))
         .first()
     )
-    if call is None or not _assign(call=call, agent=agent, now=now):
+    if call is None:
+        return None
+    # Levels and overflow open with the wait: a caller whose time has not come for this agent waits for the next
+    # round of hold music, which routes them again.
+    if department_id_of(call) is not None and not may_take(agent_id=agent.pk, call=call, now=now):
+        return None
+    if not _assign(call=call, agent=agent, now=now):
         return None
     return Match(call=call, agent=agent)
 

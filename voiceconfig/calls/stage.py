@@ -44,7 +44,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     StageEvent.ANSWER: (_WAITING | {CallStage.ABANDONED}, CallStage.CONNECTED),
     StageEvent.VOICEMAIL: (_WAITING, CallStage.VOICEMAIL),
     StageEvent.MESSAGE: (_WAITING, CallStage.MESSAGE),
-    StageEvent.FORWARD: (_BEFORE_AN_AGENT, CallStage.FORWARDED),
+    StageEvent.FORWARD: (_WAITING, CallStage.FORWARDED),  # from the queue: a department that forwards
     StageEvent.FALLBACK: (_WAITING, CallStage.VOICEMAIL),
     StageEvent.HANG_UP: (_WAITING, CallStage.ABANDONED),
     StageEvent.REQUEUE: (frozenset({CallStage.CONNECTED}), CallStage.QUEUED),

@@ -40,7 +40,12 @@ class CallActionRequestSerializer(serializers.Serializer):
 class TransferType:
     PHONE_NUMBER = "phonenumber"
     CLIENT = "client"
-    CHOICES = [(PHONE_NUMBER, "An outside phone number (E.164)"), (CLIENT, "Another agent's softphone")]
+    DEPARTMENT = "department"
+    CHOICES = [
+        (PHONE_NUMBER, "An outside phone number (E.164)"),
+        (CLIENT, "Another agent's softphone"),
+        (DEPARTMENT, "A department's queue (always cold): the caller waits first in line"),
+    ]
 
 
 class TransferMode:
@@ -58,7 +63,7 @@ class TransferRequestSerializer(CallActionRequestSerializer):
         max_length=200,
         help_text=(
             "type phonenumber: an E.164 number such as +14155550123. type client: the receiving agent's id, "
-            "client identity, or `client:<identity>`."
+            "client identity, or `client:<identity>`. type department: the department's id or name."
         ),
     )
     mode = serializers.ChoiceField(choices=TransferMode.CHOICES, default=TransferMode.COLD)

@@ -27,9 +27,11 @@ from voiceconfig.models import (
     Call,
     CallEvent,
     CallStage,
+    Department,
     Holiday,
     IvrAction,
     IvrOption,
+    NoAgentsAction,
     PhoneLine,
     RecordingPolicy,
     VoiceConfig,
@@ -190,7 +192,7 @@ def line_for_incoming(to_number: str) -> PhoneLine | None:
     """
     try:
         return (
-            PhoneLine.objects.select_related("config")
+            PhoneLine.objects.select_related("config", "default_department")
             .annotate(**HAS_CONFIG_ROWS)
             .get(phone_number=to_number)  # get(): no ORDER BY to build for one unique row
         )
@@ -341,7 +343,7 @@ def gathered(
         if not call_services.call_move_stage(call=call, event=StageEvent.MESSAGE):
             return answer_for_stage(call, config, request)
         return twiml.message_and_hang_up(speech_prompt.with_text(choice.message or GOODBYE))
-    return route(call, config, request, speech=speech_prompt)
+    return route(call, config, request, speech=speech_prompt, department_id=choice.department_id)
 
 
 def _empty_entry(
@@ -382,15 +384,20 @@ def route(
     intro: Sequence[Prompt] = (),
     speech: Prompt,
     enqueued: bool = False,
+    department_id: int | None = None,
 ) -> str:
     """The caller starts waiting for an agent in the call's conference; the free agent (if any) is rung now.
 
-    `enqueued`: the call was created queued (call_start), so it is waiting already.
+    `enqueued`: the call was created queued (call_start), so it is waiting already. `department_id`: the IVR
+    option's department the caller waits in (else the line's default).
     """
-    if not enqueued and not call_services.call_enqueue(call=call):
+    if not enqueued and not call_services.call_enqueue(call=call, department_id=department_id):
         # Past the queue already (connected, in voicemail, ended): a replay must ring nobody.
         return answer_for_stage(call, config, request)
-    routing.route_waiting_callers(line=call.phone_line, request=request)
+    turned_away = no_agents_answer(call, config, request, department_id=department_id, intro=intro)
+    if turned_away is not None:
+        return turned_away
+    routing.route_waiting_callers(line=call.phone_line, request=request, call=call)
     if config.max_queue_wait_seconds == 0:
         # No waiting at all: with nobody rung for this caller, go straight to voicemail or the message.
         left = call_services.call_leave_queue(
@@ -412,6 +419,52 @@ def recording_consent(config: VoiceConfig) -> tuple[Prompt, ...]:
         language=config.language,
     )
     return (consent,) if consent.text or consent.audio_url else ()
+
+
+def department_of(call: Call, department_id: int | None = None) -> Department | None:
+    """The department the caller waits in: the IVR option's, the call's, else the line's default (issue 16)."""
+    department_id = department_id or call.department_id
+    if department_id:
+        return Department.objects.filter(pk=department_id).first()
+    return call.phone_line.default_department if call.phone_line_id else None
+
+
+def no_agents_answer(
+    call: Call, config: VoiceConfig, request: HttpRequest, *, department_id: int | None, intro: Sequence[Prompt]
+) -> str | None:
+    """A full department, or one with nobody logged in, sends the caller to its no-agents action; None: wait."""
+    department = department_of(call, department_id)
+    if department is None:
+        return None
+    reason = call_services.department_turns_away(call=call, department=department)
+    if reason is None:
+        return None
+    action = department.no_agents_action
+    if action == NoAgentsAction.WAIT:
+        if reason == call_services.NOBODY:
+            return None
+        action = _after_wait_stage(config)  # full, and the department says nothing else: the config's way out
+    why = (
+        f"Department {department.name} is full ({department.max_callers} waiting)"
+        if reason == "full"
+        else (f"Nobody is logged in to department {department.name}")
+    )
+    stage = {NoAgentsAction.FORWARD: CallStage.FORWARDED, NoAgentsAction.VOICEMAIL: CallStage.VOICEMAIL}.get(
+        action, CallStage.MESSAGE
+    )
+    if not call_services.call_turn_away(call=call, stage=stage, why=f"{why}: the caller goes to {stage}."):
+        return None  # an agent took the caller meanwhile: the conference answer below is right
+    speech = speech_of(config)
+    if stage == CallStage.FORWARDED:
+        return twiml.forward(
+            number=department.no_agents_forward_to,
+            action_url=webhook_url("dial-callback", request, callSid=call.call_sid),
+            intro=intro,
+        )
+    if stage == CallStage.VOICEMAIL:
+        return voicemail_twiml(call, config, request, intro=intro)
+    text = department.no_agents_message or config.unavailable_message or CANNOT_CONNECT
+    return twiml.message_and_hang_up(speech.with_text(text), intro=intro)
 
 
 def conference_twiml(call: Call, config: VoiceConfig, request: HttpRequest, intro: Sequence[Prompt] = ()) -> str:
@@ -447,9 +500,9 @@ def queue_wait(request: HttpRequest, *, call_sid: str, status: str = "") -> str:
     note_status(call, status, source="queue-wait")
     next_url = webhook_url("queue-wait", request, callSid=call.call_sid)
     if call.stage == CallStage.QUEUED and call.agent_id is None and call.is_active:
-        routing.route_waiting_callers(line=call.phone_line, request=request)
+        routing.route_waiting_callers(line=call.phone_line, request=request, call=call)
         left = call_services.call_leave_queue(
-            call_sid=call.call_sid, stage=_after_wait_stage(config), max_wait_seconds=config.max_queue_wait_seconds
+            call_sid=call.call_sid, stage=_after_wait_stage(config), max_wait_seconds=max_wait_of(call, config)
         )
         if left is not None:
             try:
@@ -460,7 +513,35 @@ def queue_wait(request: HttpRequest, *, call_sid: str, status: str = "") -> str:
                 call_services.call_back_to_queue(
                     call=left, reason=f"Could not send the caller to {left.stage}: {exc.message} They keep waiting."
                 )
-    return twiml.hold_music(music_url=config.hold_music_url, next_url=next_url, speech=speech_of(config))
+    department = department_of(call)
+    return twiml.hold_music(
+        music_url=(department.hold_music_url if department else "") or config.hold_music_url,
+        next_url=next_url,
+        speech=speech_of(config),
+        announcement=place_announcement(call, config, department),
+    )
+
+
+def place_announcement(call: Call, config: VoiceConfig, department: Department | None) -> Prompt | None:
+    """The caller's place and estimated wait (issue 16), when their department announces it, at most once a
+    minute, in the config's voice and language."""
+    if department is None or not department.announce_position:
+        return None
+    call.refresh_from_db(fields=["stage", "agent", "status", "queued_at"])
+    if not (call.stage == CallStage.QUEUED and call.agent_id is None and call.is_active and call.queued_at):
+        return None
+    if not call_services.call_claim_announcement(call=call):
+        return None
+    place = call_services.queue_place(call=call, department=department)
+    return speech_of(config).with_text(call_services.announcement_text(place))
+
+
+def max_wait_of(call: Call, config: VoiceConfig) -> int:
+    """The department's maximum wait when it sets one (issue 16), else the config's."""
+    department = department_of(call)
+    if department is not None and department.max_wait_seconds is not None:
+        return department.max_wait_seconds
+    return config.max_queue_wait_seconds
 
 
 def after_wait_twiml(call: Call, config: VoiceConfig, request: HttpRequest, intro: Sequence[Prompt] = ()) -> str:
