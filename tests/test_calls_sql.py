@@ -140,17 +140,37 @@ def test_an_earlier_end_time_takes_the_orm_path_and_agrees():
     assert actions == ["one statement", "orm"]
 
 
-@pytest.mark.parametrize("answered", [True, False])
-def test_an_agent_to_settle_takes_the_orm_path_and_agrees(answered):
-    status = AgentStatus.IN_CALL if answered else AgentStatus.RINGING
+def _agent_state(agent: VoiceAgent) -> tuple:
+    agent.refresh_from_db()
+    wrap_up = (
+        agent.wrap_up_until - agent.last_call_ended_at if agent.wrap_up_until and agent.last_call_ended_at else None
+    )
+    return (agent.status, agent.last_call_ended_at is not None, agent.status_changed_at is not None, wrap_up)
+
+
+@pytest.mark.parametrize(
+    "answered, agent_status",
+    [
+        (True, AgentStatus.IN_CALL),  # talked: wrap-up for the config's time
+        (True, AgentStatus.UNAVAILABLE),  # chose another status meanwhile: keeps it
+        (False, AgentStatus.RINGING),  # still ringing: released at once, their leg cancelled
+        (False, AgentStatus.AVAILABLE),
+    ],
+)
+def test_the_agent_is_settled_as_the_orm_path_does(line, answered, agent_status):
+    line.config.wrap_up_seconds = 45
+    line.config.save()
     agents = [
         VoiceAgent.objects.create(
-            user=User.objects.create_user(f"sql-agent-{answered}-{n}"), identity=f"sql_{answered}_{n}", status=status
+            user=User.objects.create_user(f"sql-agent-{n}"), identity=f"sql_agent_{n}", status=agent_status
         )
         for n in range(2)
     ]
     by_sql, by_orm = _twin_calls(
-        status=CallStatus.IN_PROGRESS, stage=CallStage.CONNECTED if answered else CallStage.QUEUED, queued_at=T0
+        status=CallStatus.IN_PROGRESS,
+        stage=CallStage.CONNECTED if answered else CallStage.QUEUED,
+        queued_at=T0,
+        phone_line=line,
     )
     for call, agent in zip((by_sql, by_orm), agents, strict=True):
         Call.objects.filter(pk=call.pk).update(
@@ -160,19 +180,26 @@ def test_an_agent_to_settle_takes_the_orm_path_and_agrees(answered):
     with CaptureQueriesContext(connection) as queries:
         sql_answer = _answer(_apply(status_machine.call_apply_status, by_sql.call_sid, event))
     orm_answer = _answer(_apply(status_machine._apply_status_orm, by_orm.call_sid, event))
-    assert len(queries) > 1  # the statement left it alone, then the ORM path ran
+    assert len(queries) == 1
 
     def same_agent(text, agent):
         return str(text).replace(f"Agent {agent.id} ", "Agent X ")
 
-    assert [same_agent(part, agents[0]) for part in sql_answer[1:4]] == [
-        same_agent(part, agents[1]) for part in orm_answer[1:4]
+    assert [same_agent(part, agents[0]) for part in sql_answer[:4]] == [
+        same_agent(part, agents[1]) for part in orm_answer[:4]
     ]
-    assert len(sql_answer[4]) == len(orm_answer[4])
+    assert len(sql_answer[4]) == len(orm_answer[4]) == (0 if answered else 1)
     sql_logs = [same_agent(row, agents[0]) for row in _logs(by_sql)]
     assert sql_logs == [same_agent(row, agents[1]) for row in _logs(by_orm)]
-    agents = [VoiceAgent.objects.get(pk=a.pk) for a in agents]
-    assert agents[0].status == agents[1].status
+    sql_call, orm_call = _state(by_sql), _state(by_orm)
+    assert (sql_call.pop("agent_id") is None) == (orm_call.pop("agent_id") is None)
+    sql_call.pop("agent_call_sid"), orm_call.pop("agent_call_sid")
+    assert sql_call == orm_call
+    assert (by_sql.agent_call_sid == "") == (by_orm.agent_call_sid == "") == (not answered)
+    assert _agent_state(agents[0]) == _agent_state(agents[1])
+    if answered and agent_status == AgentStatus.IN_CALL:
+        assert _agent_state(agents[0])[0] == AgentStatus.WRAP_UP
+        assert _agent_state(agents[0])[3] == timedelta(seconds=45)
 
 
 def test_an_unknown_call_is_logged_once():

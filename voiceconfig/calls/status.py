@@ -88,7 +88,7 @@ def call_apply_status(
     """Apply one status callback of a caller's leg (decision 5). Duplicates and stale events change nothing.
 
     On PostgreSQL one statement does it all (sql.apply_status_event, one round trip, issue 14); the cases it
-    leaves alone (an agent to settle, an end time to correct) and SQLite take the ORM path, in a transaction.
+    leaves alone (an earlier end time to correct) and SQLite take the ORM path, in a transaction.
     """
     seq_part = "" if sequence_number is None else f":{sequence_number}"
     dedupe_key = f"status:{status}{seq_part}"
@@ -106,8 +106,16 @@ def call_apply_status(
         if outcome.call is None:
             return StatusResult(call=None)
         if outcome.action == sql.MOVED:
-            notes = [sql.HUNG_UP_WAITING] if outcome.abandoned else []
-            return StatusResult(call=outcome.call, changed=True, ended=is_terminal(status), notes=notes)
+            result = StatusResult(call=outcome.call, changed=True, ended=is_terminal(status))
+            if outcome.abandoned:
+                result.notes.append(sql.HUNG_UP_WAITING)
+            if outcome.wraps_up:
+                result.notes.append(sql.WRAPS_UP)
+            if outcome.released_agent is not None:
+                result.notes.append(f"Agent {outcome.released_agent}{sql.RELEASED}")
+                if outcome.released_leg:
+                    result.legs_to_cancel.append(outcome.released_leg)
+            return result
         if outcome.action == sql.IGNORED:
             return StatusResult(call=outcome.call, notes=[f"Ignored: the call is already {outcome.call.status}."])
     return _apply_status_orm(
@@ -249,7 +257,7 @@ def _finish(*, call: Call, result: StatusResult) -> set[str]:
     if call.answered_at is not None and not abandoned:
         # Talked: the agent wraps up for the config's time, then counts as available again.
         agent_start_wrap_up(agent_id=call.agent_id, call=call, now=now)
-        result.notes.append("The agent wraps up.")
+        result.notes.append(sql.WRAPS_UP)
     else:
         # Still ringing when the caller hung up: nothing to wrap up, the agent is free at once.
         VoiceAgent.objects.filter(pk=call.agent_id, status=AgentStatus.RINGING).update(
@@ -257,7 +265,7 @@ def _finish(*, call: Call, result: StatusResult) -> set[str]:
         )
         if call.agent_call_sid:
             result.legs_to_cancel.append(call.agent_call_sid)
-        result.notes.append(f"Agent {call.agent_id} released: the caller hung up before they answered.")
+        result.notes.append(f"Agent {call.agent_id}{sql.RELEASED}")
         call.agent, call.agent_call_sid = None, ""
         fields |= {"agent", "agent_call_sid"}
     return fields
