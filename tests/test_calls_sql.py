@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -209,3 +209,28 @@ def test_an_unknown_call_is_logged_once():
         assert result.call is None
     rows = list(CallLog.objects.filter(call_sid=sid).values_list("call_id", "event", "message", "dedupe_key"))
     assert rows == [(None, "unknown_call", sql.UNKNOWN_CALL, "status:completed:3")]
+
+
+def test_a_failed_first_round_trip_leaves_the_connection_usable(monkeypatch):
+    """PREPARE is not undone when the EXECUTE sent with it fails: the next callback must not PREPARE again."""
+    by_sql, _ = _twin_calls(status=CallStatus.RINGING)
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    sql._prepared_on.pop(connection.connection, None)
+    # A moment that is not a time: the EXECUTE fails after the PREPARE in the same round trip succeeded.
+    with pytest.raises(DatabaseError), transaction.atomic():
+        sql.apply_status_event(
+            call_sid=by_sql.call_sid,
+            status=CallStatus.IN_PROGRESS,
+            before=status_machine.statuses_before(CallStatus.IN_PROGRESS),
+            sequence_number=None,
+            moment="not a time",
+            now=timezone.now(),
+            dedupe_key="status:in-progress",
+            data=None,
+        )
+    assert real_params == sql._STATUS_EVENT_PARAMS
+    result = _apply(status_machine.call_apply_status, by_sql.call_sid, (CallStatus.IN_PROGRESS, 1, T0))
+    assert result.changed
+    by_sql.refresh_from_db()
+    assert by_sql.status == CallStatus.IN_PROGRESS
