@@ -229,7 +229,6 @@ def test_a_failed_first_round_trip_leaves_the_connection_usable(monkeypatch):
             dedupe_key="status:in-progress",
             data=None,
         )
-    assert real_params == sql._STATUS_EVENT_PARAMS
     result = _apply(status_machine.call_apply_status, by_sql.call_sid, (CallStatus.IN_PROGRESS, 1, T0))
     assert result.changed
     by_sql.refresh_from_db()
