@@ -233,3 +233,42 @@ def test_a_failed_first_round_trip_leaves_the_connection_usable(monkeypatch):
     assert result.changed
     by_sql.refresh_from_db()
     assert by_sql.status == CallStatus.IN_PROGRESS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_callbacks_for_one_call_end_the_same_as_in_any_order():
+    """Real parallel transactions on PostgreSQL: each thread its own connection, all released at once."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    events = [
+        (CallStatus.RINGING, 1, T0),
+        (CallStatus.IN_PROGRESS, 2, T0 + timedelta(seconds=2)),
+        (CallStatus.COMPLETED, 3, T0 + timedelta(seconds=60)),
+        (CallStatus.COMPLETED, 3, T0 + timedelta(seconds=60)),  # Twilio's second copy
+    ]
+    calls = [
+        Call.objects.create(call_sid=_sid(), status=CallStatus.QUEUED, stage=CallStage.QUEUED, queued_at=T0)
+        for _ in range(10)
+    ]
+    for call in calls:
+        start = threading.Barrier(len(events))
+
+        def send(event, call=call, start=start):
+            start.wait()
+            try:
+                return _apply(status_machine.call_apply_status, call.call_sid, event).changed
+            finally:
+                connection.close()
+
+        with ThreadPoolExecutor(max_workers=len(events)) as pool:
+            changed = list(pool.map(send, events))
+        call.refresh_from_db()
+        assert call.status == CallStatus.COMPLETED and call.last_sequence_number == 3
+        assert call.stage == CallStage.ABANDONED and call.wait_seconds == 60
+        assert sorted(CallLog.objects.filter(call=call).values_list("dedupe_key", flat=True)) == [
+            "status:completed:3",
+            "status:in-progress:2",
+            "status:ringing:1",
+        ]
+        assert [changed[2], changed[3]].count(True) == 1  # one copy of the end ends it, the other changes nothing
