@@ -68,7 +68,8 @@ def test_a_status_callback_that_ends_an_answered_call_costs_5_statements(twilio,
     # lock the call, the config's wrap-up time, agent to wrap-up, log the event, update the call. Grew from 4 to
     # 5 on purpose: the lock no longer joins the line and config for every callback (a third of the cost of the
     # callbacks that end no agent's call); only the end of an agent's call reads the one value it needs.
-    assert statements.count == 5, statements
+    # On PostgreSQL all of it is one statement (voiceconfig/calls/sql.py, issue 14).
+    assert statements.count == (1 if connection.vendor == "postgresql" else 5), statements
     assert VoiceAgent.objects.get().status == "wrap_up"
 
 
@@ -77,8 +78,8 @@ def test_a_duplicate_status_callback_costs_2_statements(twilio, line, twilio_gat
     twilio.status("CA" + "1" * 32, "completed", seq=3)
     with Statements() as statements:
         twilio.status("CA" + "1" * 32, "completed", seq=3)
-    # lock the call, the log insert that the dedupe constraint turns into nothing
-    assert statements.count == 2, statements
+    # lock the call, the log insert that the dedupe constraint turns into nothing (one statement on PostgreSQL)
+    assert statements.count == (1 if connection.vendor == "postgresql" else 2), statements
 
 
 def test_an_agent_answering_costs_4_statements(twilio, line, online_agent, twilio_gateway):

@@ -138,6 +138,9 @@ MIDDLEWARE = [
     "voiceconfig.api.middleware.JsonErrorMiddleware",
     # Binds the request id and the CallSid to every log line of the request (voice_project/logging_context.py).
     "voice_project.logging_context.CallContextMiddleware",
+    # Twilio's webhooks stop here: the view is called without the session/auth/messages/CSRF middleware below,
+    # which a signed request from Twilio never needs (voicetwilio/webhooks/shortcut.py, issue 14).
+    "voicetwilio.webhooks.shortcut.WebhookShortcutMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

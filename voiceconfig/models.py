@@ -342,10 +342,11 @@ class CallQuerySet(models.QuerySet):
 class Call(models.Model):
     """One Twilio call: who called which line, who answered, how long it waited, talked and held."""
 
+    # Unique through Meta.constraints, not unique=True: the field option adds a second, LIKE-pattern index
+    # (varchar_pattern_ops) on PostgreSQL that no query uses and every insert pays for (issue 14).
     call_sid = models.CharField(
         "call SID",
         max_length=34,
-        unique=True,
         validators=[RegexValidator(CALL_SID_PATTERN, "A Twilio Call SID: CA + 32 hex.")],
     )
     from_number = models.CharField("from", max_length=200, blank=True, default="")
@@ -406,6 +407,7 @@ class Call(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
+            models.UniqueConstraint(fields=["call_sid"], name="call_sid_unique"),
             models.CheckConstraint(condition=Q(status__in=CallStatus.values), name="call_status_valid"),
             models.CheckConstraint(condition=Q(stage__in=CallStage.values), name="call_stage_valid"),
             models.CheckConstraint(condition=Q(direction__in=CallDirection.values), name="call_direction_valid"),
@@ -416,8 +418,9 @@ class Call(models.Model):
                 name="one_active_call_per_agent",
             ),
         ]
+        # No index on status (issue 14): none of our queries can use one, and each index holding status makes
+        # its every update write all the call's index entries. migrations/0011 says why each went.
         indexes = [
-            models.Index(fields=["status", "queued_at"], name="call_queue_idx"),
             models.Index(fields=["stage", "queued_at"], name="call_waiting_idx", condition=Q(stage="queued")),
             models.Index(fields=["agent_call_sid"], name="call_agent_leg_idx"),
             # The default ordering: a page of the call list reads 50 index entries instead of sorting every call.
@@ -451,9 +454,11 @@ class CallEvent(models.TextChoices):
 class CallLog(models.Model):
     """One event on a call's timeline."""
 
-    call = models.ForeignKey(Call, on_delete=models.CASCADE, null=True, blank=True, related_name="logs")
-    # Kept even when the call is unknown to us (a callback for a CallSid we never saw).
-    call_sid = models.CharField("call SID", max_length=34, blank=True, default="", db_index=True)
+    # No index of its own: call_log_timeline_idx (call, created_at) serves every lookup by call (issue 14).
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, null=True, blank=True, related_name="logs", db_index=False)
+    # Kept even when the call is unknown to us (a callback for a CallSid we never saw). Looked up through the
+    # dedupe constraint's index, whose first column it is.
+    call_sid = models.CharField("call SID", max_length=34, blank=True, default="")
     event = models.CharField(max_length=20, choices=CallEvent.choices, default=CallEvent.NOTE)
     call_status = models.CharField(max_length=20, blank=True, default="")
     message = models.CharField(max_length=2000, blank=True, default="")

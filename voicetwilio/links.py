@@ -1,10 +1,11 @@
 """Absolute URLs of our webhooks, as Twilio must call them (and as it signs them)."""
 
+import functools
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpRequest
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 
 # URL names (webhook_urls.py) of the callbacks that report an event. Twilio ignores their TwiML: all that matters
 # is that the event is stored, so they are retried when we cannot store it (webhooks/outage.py).
@@ -33,10 +34,21 @@ def webhook_url(name: str, request: HttpRequest | None = None, **query: str | in
     An event callback's URL ends with the retry overrides (`#rc=...`), so that a callback refused while the
     database is down is delivered again.
     """
-    url = public_base_url(request) + reverse(name)
+    url = public_base_url(request) + webhook_path(name)
     if query:
         url = f"{url}?{urlencode(query)}"
     return f"{url}#{RETRY_OVERRIDES}" if name in EVENT_CALLBACKS else url
+
+
+def webhook_path(name: str) -> str:
+    """reverse(name), computed once per URL configuration: the flow builds up to three URLs per request."""
+    return _reversed(name, get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
+
+
+@functools.lru_cache(maxsize=256)
+def _reversed(name: str, script_prefix: str, urlconf: str) -> str:
+    # The prefix and URL configuration are part of the key: reverse() depends on both.
+    return reverse(name, urlconf=urlconf)
 
 
 def without_overrides(url: str) -> str:

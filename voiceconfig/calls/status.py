@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ..models import TERMINAL_CALL_STATUSES, AgentStatus, Call, CallEvent, CallStatus, VoiceAgent
+from . import sql
 from .log import call_log_add, call_log_unknown
 from .stage import StageEvent, next_stage
 from .timing import recompute_durations
@@ -76,7 +77,6 @@ class StatusResult:
     notes: list[str] = field(default_factory=list)
 
 
-@transaction.atomic
 def call_apply_status(
     *,
     call_sid: str,
@@ -85,7 +85,49 @@ def call_apply_status(
     timestamp: datetime | None = None,
     data: dict | None = None,
 ) -> StatusResult:
-    """Apply one status callback of a caller's leg (decision 5). Duplicates and stale events change nothing."""
+    """Apply one status callback of a caller's leg (decision 5). Duplicates and stale events change nothing.
+
+    On PostgreSQL one statement does it all (sql.apply_status_event, one round trip, issue 14); the cases it
+    leaves alone (an earlier end time to correct) and SQLite take the ORM path, in a transaction.
+    """
+    seq_part = "" if sequence_number is None else f":{sequence_number}"
+    dedupe_key = f"status:{status}{seq_part}"
+    if status in STATUS_RANK and sql.is_available():
+        outcome = sql.apply_status_event(
+            call_sid=call_sid,
+            status=status,
+            before=statuses_before(status),
+            sequence_number=sequence_number,
+            moment=timestamp,
+            now=timezone.now(),
+            dedupe_key=dedupe_key,
+            data=data,
+        )
+        if outcome.call is None:
+            return StatusResult(call=None)
+        if outcome.action == sql.MOVED:
+            result = StatusResult(call=outcome.call, changed=True, ended=is_terminal(status))
+            if outcome.abandoned:
+                result.notes.append(sql.HUNG_UP_WAITING)
+            if outcome.wraps_up:
+                result.notes.append(sql.WRAPS_UP)
+            if outcome.released_agent is not None:
+                result.notes.append(f"Agent {outcome.released_agent}{sql.RELEASED}")
+                if outcome.released_leg:
+                    result.legs_to_cancel.append(outcome.released_leg)
+            return result
+        if outcome.action == sql.IGNORED:
+            return StatusResult(call=outcome.call, notes=[f"Ignored: the call is already {outcome.call.status}."])
+    return _apply_status_orm(
+        call_sid=call_sid, status=status, sequence_number=sequence_number, timestamp=timestamp, data=data
+    )
+
+
+@transaction.atomic
+def _apply_status_orm(
+    *, call_sid: str, status: str, sequence_number: int | None, timestamp: datetime | None, data: dict | None
+) -> StatusResult:
+    """The ORM path of call_apply_status: lock the call, decide in Python, log, save."""
     seq_part = "" if sequence_number is None else f":{sequence_number}"
     dedupe_key = f"status:{status}{seq_part}"
     call = _lock_for_status(call_sid)
@@ -96,7 +138,7 @@ def call_apply_status(
             call_status=status,
             data=data,
             sequence_number=sequence_number,
-            message="Status callback for a call we never saw.",
+            message=sql.UNKNOWN_CALL,
         )
         return StatusResult(call=None)
     result = StatusResult(call=call)
@@ -209,13 +251,13 @@ def _finish(*, call: Call, result: StatusResult) -> set[str]:
     if abandoned:
         call.stage = abandoned
         fields.add("stage")
-        result.notes.append("The caller hung up before reaching an agent.")
+        result.notes.append(sql.HUNG_UP_WAITING)
     if call.agent_id is None:
         return fields
     if call.answered_at is not None and not abandoned:
         # Talked: the agent wraps up for the config's time, then counts as available again.
         agent_start_wrap_up(agent_id=call.agent_id, call=call, now=now)
-        result.notes.append("The agent wraps up.")
+        result.notes.append(sql.WRAPS_UP)
     else:
         # Still ringing when the caller hung up: nothing to wrap up, the agent is free at once.
         VoiceAgent.objects.filter(pk=call.agent_id, status=AgentStatus.RINGING).update(
@@ -223,7 +265,7 @@ def _finish(*, call: Call, result: StatusResult) -> set[str]:
         )
         if call.agent_call_sid:
             result.legs_to_cancel.append(call.agent_call_sid)
-        result.notes.append(f"Agent {call.agent_id} released: the caller hung up before they answered.")
+        result.notes.append(f"Agent {call.agent_id}{sql.RELEASED}")
         call.agent, call.agent_call_sid = None, ""
         fields |= {"agent", "agent_call_sid"}
     return fields

@@ -17,6 +17,9 @@ class TwilioParams:
     """
 
     def __init__(self, request: HttpRequest):
+        # Lookups already made for this request (by the enum check, the view, ...): the form is parsed once by
+        # Django, and each field looked up once per request however many TwilioParams read it (issue 14).
+        self._found: dict[str, str | None] = request.__dict__.setdefault("_twilio_params_found", {})
         self._sources: list = []
         if request.method == "POST":
             if request.content_type == "application/json":
@@ -31,13 +34,20 @@ class TwilioParams:
         self._sources.append(request.GET)
 
     def get(self, name: str, default: str = "") -> str:
+        if name not in self._found:
+            self._found[name] = self._look_up(name)
+        found = self._found[name]
+        return default if found is None else found
+
+    def _look_up(self, name: str) -> str | None:
+        """The first non-empty value (stripped), or None when no source has one."""
         camel = name[:1].lower() + name[1:]
         for source in self._sources:
             for key in (name, camel):
                 value = source.get(key)
                 if value not in (None, ""):
                     return str(value).strip()
-        return default
+        return None
 
     def get_int(self, name: str) -> int | None:
         raw = self.get(name)

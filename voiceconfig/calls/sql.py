@@ -1,0 +1,414 @@
+"""Fixed-shape statements of the webhook hot paths, written as SQL (issue 14).
+
+The ORM spent longer building these statements in Python on every request than PostgreSQL spent running them,
+and the status callback made five round trips (BEGIN, SELECT ... FOR UPDATE, INSERT, UPDATE, COMMIT). Each
+statement here replaces one ORM path of the call package and does exactly what it does; a test pins each against
+that path (tests/test_calls_sql.py: same rows, same forward-only rule, same dedupe, replay safe). Everything else
+stays ORM. The status statement is PostgreSQL only (on SQLite its caller keeps the ORM path); the line lookup is
+plain SQL both databases accept.
+"""
+
+import functools
+import json
+import weakref
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection
+
+from ..models import (
+    TERMINAL_CALL_STATUSES,
+    AgentStatus,
+    BusinessHours,
+    Call,
+    CallEvent,
+    CallLog,
+    CallStage,
+    Department,
+    Holiday,
+    IvrOption,
+    PhoneLine,
+    VoiceAgent,
+    VoiceConfig,
+)
+from .wrapup import ON_THE_CALL
+
+# Outcomes of the status statement (STATUS_EVENT_SQL's `action`).
+MOVED = "move"  # the call moved forward: the status, and for a terminal one its end, stage and durations
+IGNORED = "ignore"  # stale or not forward: at most the SequenceNumber is recorded
+NEEDS_ORM = "orm"  # the one case the statement leaves to the ORM path: an earlier end time to correct
+
+HUNG_UP_WAITING = "The caller hung up before reaching an agent."
+WRAPS_UP = "The agent wraps up."
+RELEASED = " released: the caller hung up before they answered."  # after "Agent <id>"
+UNKNOWN_CALL = "Status callback for a call we never saw."
+# Stages a hang-up abandons (stage.TRANSITIONS[HANG_UP]); the test pins it to the table.
+WAITING_STAGES = [CallStage.NEW, CallStage.IVR, CallStage.QUEUED]
+
+
+def is_available() -> bool:
+    return connection.vendor == "postgresql"
+
+
+@dataclass
+class StatusOutcome:
+    """What the status statement did. `call` is None for a CallSid we never saw (then only logged)."""
+
+    action: str | None
+    call: Call | None
+    abandoned: bool = False
+    wraps_up: bool = False  # the agent who talked wraps up
+    released_agent: int | None = None  # the agent still ringing, released (their leg to cancel: released_leg)
+    released_leg: str = ""
+
+
+# One round trip for a whole status callback, in autocommit (the statement is its own transaction):
+# - cur: the call's row, locked (FOR UPDATE returns its newest version, so a concurrent callback is waited for
+#   and the decision below sees what it committed);
+# - plan: the same decision as status._advance_status and _finish, in SQL: forward-only by rank, never back from
+#   a stale SequenceNumber; a terminal status settles the agent (wrap-up when they talked, released when still
+#   ringing). An earlier end time to correct is NEEDS_ORM: the statement changes nothing and the caller runs the
+#   ORM path;
+# - moved: the call's UPDATE (only when something changes: the ORM path saves nothing otherwise);
+# - settled: the agent's UPDATE, as wrapup.agent_start_wrap_up or the release of a ringing agent;
+# - logged: the CallLog row, ON CONFLICT DO NOTHING (a second copy of the event inserts nothing), or the
+#   unknown-call row when there is no call.
+_STATUS_EVENT_SQL = """
+WITH cur AS (
+    SELECT id, call_sid, status, stage, phone_line_id, agent_id, agent_call_sid, last_sequence_number,
+           queued_at, answered_at, ended_at, wait_seconds, talk_seconds
+    FROM {call} WHERE call_sid = %(sid)s FOR UPDATE
+),
+decided AS (
+    SELECT cur.*,
+        CASE
+            WHEN NOT stale AND forward THEN 'move'
+            WHEN NOT (
+                %(terminal)s AND status = ANY(%(terminals)s) AND %(moment)s::timestamptz IS NOT NULL
+                AND ended_at IS NOT NULL AND %(moment)s::timestamptz < ended_at
+            ) THEN 'ignore'
+            ELSE 'orm'
+        END AS action,
+        -- status._advance_status tests `(last or -1) < seq`: a stored 0 counts as none (and is written again).
+        %(seq)s::integer IS NOT NULL AND COALESCE(NULLIF(last_sequence_number, 0), -1) < %(seq)s::integer
+            AS seq_grows
+    FROM (
+        SELECT cur.*,
+            %(seq)s::integer IS NOT NULL AND last_sequence_number IS NOT NULL
+                AND %(seq)s::integer < last_sequence_number AS stale,
+            status = ANY(%(before)s) AS forward
+        FROM cur
+    ) AS cur
+),
+plan AS (
+    SELECT decided.*,
+        ends AND stage = ANY(%(waiting)s) AS abandons,
+        ends AND agent_id IS NOT NULL AND answered_at IS NOT NULL AND NOT stage = ANY(%(waiting)s) AS wraps,
+        ends AND agent_id IS NOT NULL AND NOT (answered_at IS NOT NULL AND NOT stage = ANY(%(waiting)s))
+            AS releases
+    FROM (SELECT decided.*, action = 'move' AND %(terminal)s AS ends FROM decided) AS decided
+),
+moved AS (
+    UPDATE {call} AS c SET
+        status = CASE WHEN p.action = 'move' THEN %(status)s ELSE c.status END,
+        last_sequence_number = CASE WHEN p.seq_grows THEN %(seq)s::integer ELSE c.last_sequence_number END,
+        updated_at = %(now)s,
+        ended_at = CASE WHEN p.ends THEN %(ended)s ELSE c.ended_at END,
+        stage = CASE WHEN p.abandons THEN %(abandoned)s ELSE c.stage END,
+        agent_id = CASE WHEN p.releases THEN NULL ELSE c.agent_id END,
+        agent_call_sid = CASE WHEN p.releases THEN '' ELSE c.agent_call_sid END,
+        -- timing.recompute_durations: whole seconds, 0 when the end is before the start.
+        wait_seconds = CASE WHEN p.ends AND c.queued_at IS NOT NULL
+            THEN GREATEST(0, FLOOR(EXTRACT(EPOCH FROM COALESCE(c.answered_at, %(ended)s) - c.queued_at)))::integer
+            ELSE c.wait_seconds END,
+        talk_seconds = CASE WHEN p.ends AND c.answered_at IS NOT NULL
+            THEN GREATEST(0, FLOOR(EXTRACT(EPOCH FROM %(ended)s - c.answered_at)))::integer
+            ELSE c.talk_seconds END
+    FROM plan AS p
+    WHERE c.id = p.id AND (p.action = 'move' OR (p.action = 'ignore' AND p.seq_grows))
+    RETURNING c.id, c.status, c.stage, c.agent_id, c.agent_call_sid, c.last_sequence_number, c.ended_at,
+        c.wait_seconds, c.talk_seconds
+),
+settled AS (
+    UPDATE {agent} AS a SET
+        last_call_ended_at = CASE WHEN p.wraps THEN %(now)s ELSE a.last_call_ended_at END,
+        status = CASE WHEN p.releases THEN %(available)s
+                      WHEN a.status = ANY(%(on_the_call)s) THEN %(wrap_up)s ELSE a.status END,
+        status_changed_at = CASE WHEN p.releases OR a.status = ANY(%(on_the_call)s) THEN %(now)s
+                                 ELSE a.status_changed_at END,
+        wrap_up_until = CASE WHEN p.wraps AND a.status = ANY(%(on_the_call)s)
+            THEN %(now)s + make_interval(secs => COALESCE((
+                SELECT cfg.wrap_up_seconds FROM {line} AS l JOIN {config} AS cfg ON cfg.id = l.config_id
+                WHERE l.id = p.phone_line_id), 0))
+            ELSE a.wrap_up_until END
+    FROM plan AS p
+    WHERE a.id = p.agent_id AND (p.wraps OR (p.releases AND a.status = %(ringing)s))
+),
+logged AS (
+    INSERT INTO {log} (call_id, call_sid, event, dedupe_key, call_status, message, data, sequence_number,
+                       created_at)
+    SELECT p.id, %(log_sid)s, %(event)s, %(dedupe)s, %(status)s,
+        CASE WHEN p.action = 'ignore' THEN 'Ignored: the call is already ' || p.status || '.'
+             ELSE concat_ws(' ',
+                CASE WHEN p.abandons THEN %(hung_up)s END,
+                CASE WHEN p.wraps THEN %(wraps_up)s
+                     WHEN p.releases THEN 'Agent ' || p.agent_id || %(released)s END)
+        END,
+        %(data)s::jsonb, %(seq)s::integer, %(now)s
+    FROM plan AS p WHERE p.action IN ('move', 'ignore')
+    UNION ALL
+    SELECT NULL, %(log_sid)s, %(unknown_event)s, %(dedupe)s, %(status)s, %(unknown)s, %(data)s::jsonb,
+        %(seq)s::integer, %(now)s
+    WHERE NOT EXISTS (SELECT 1 FROM cur)
+    ON CONFLICT DO NOTHING
+)
+SELECT p.action, p.abandons, p.wraps, p.releases, p.agent_id, p.agent_call_sid,
+    p.id, p.call_sid, COALESCE(m.status, p.status), COALESCE(m.stage, p.stage), p.phone_line_id,
+    CASE WHEN m.id IS NULL THEN p.agent_id ELSE m.agent_id END, COALESCE(m.agent_call_sid, p.agent_call_sid),
+    COALESCE(m.last_sequence_number, p.last_sequence_number), p.queued_at, p.answered_at,
+    COALESCE(m.ended_at, p.ended_at), COALESCE(m.wait_seconds, p.wait_seconds),
+    COALESCE(m.talk_seconds, p.talk_seconds)
+FROM plan AS p LEFT JOIN moved AS m ON m.id = p.id
+"""
+# The columns the final SELECT returns after `action` and `abandons`, as Call attributes.
+_STATE_ATTNAMES = (
+    "id",
+    "call_sid",
+    "status",
+    "stage",
+    "phone_line_id",
+    "agent_id",
+    "agent_call_sid",
+    "last_sequence_number",
+    "queued_at",
+    "answered_at",
+    "ended_at",
+    "wait_seconds",
+    "talk_seconds",
+)
+
+
+# The status statement's parameters, in the order of PREPARE's $1, $2, ... and their types.
+_STATUS_EVENT_PARAMS = {
+    "sid": "text",
+    "log_sid": "text",
+    "status": "text",
+    "before": "text[]",
+    "terminal": "boolean",
+    "terminals": "text[]",
+    "moment": "timestamptz",
+    "seq": "integer",
+    "waiting": "text[]",
+    "abandoned": "text",
+    "now": "timestamptz",
+    "ended": "timestamptz",
+    "available": "text",
+    "on_the_call": "text[]",
+    "wrap_up": "text",
+    "ringing": "text",
+    "event": "text",
+    "dedupe": "text",
+    "hung_up": "text",
+    "wraps_up": "text",
+    "released": "text",
+    "data": "jsonb",
+    "unknown_event": "text",
+    "unknown": "text",
+}
+_PREPARED_NAME = "voice_status_event"
+# Raw DB-API connections on which the status statement is prepared (True), or may be (None: a PREPARE whose
+# round trip failed). A new connection has none.
+_prepared_on: "weakref.WeakKeyDictionary[object, bool | None]" = weakref.WeakKeyDictionary()
+
+
+@functools.cache
+def _status_event_prepare() -> str:
+    """PREPARE of the status statement, its parameters as $1...$n in _STATUS_EVENT_PARAMS' order.
+
+    Prepared once per connection, because PostgreSQL took longer to plan this statement (several CTEs) than to
+    run it (EXPLAIN ANALYZE: ~1 ms of execution after up to 6 ms of planning on the loaded bench machine); a
+    prepared statement is planned once and then reused (after five runs PostgreSQL keeps a generic plan).
+    """
+    text = _status_event_sql()
+    for number, name in enumerate(_STATUS_EVENT_PARAMS, start=1):
+        text = text.replace(f"%({name})s", f"${number}")
+    assert "%(" not in text, "every parameter of the status statement has a type in _STATUS_EVENT_PARAMS"
+    types = ", ".join(_STATUS_EVENT_PARAMS.values())
+    return f"PREPARE {_PREPARED_NAME} ({types}) AS {text}"
+
+
+def _execute_status_event(cursor, params: dict) -> None:
+    """EXECUTE the prepared status statement; on a connection that has not prepared it yet, PREPARE it in the
+    same round trip (one query string, two statements), so the first callback costs no extra round trip."""
+    execute = f"EXECUTE {_PREPARED_NAME} ({', '.join(['%s'] * len(_STATUS_EVENT_PARAMS))})"
+    values = [params[name] for name in _STATUS_EVENT_PARAMS]
+    raw = connection.connection
+    prepared = _prepared_on.get(raw)
+    if prepared is None and raw in _prepared_on:
+        # An earlier PREPARE; EXECUTE failed: the PREPARE may have stayed (it is not undone with the EXECUTE).
+        cursor.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", [_PREPARED_NAME])
+        prepared = cursor.fetchone() is not None
+        _prepared_on[raw] = prepared
+    if prepared:
+        cursor.execute(execute, values)
+        return
+    _prepared_on[raw] = None  # unknown until the round trip succeeds
+    cursor.execute(f"{_status_event_prepare()}; {execute}", values)
+    _prepared_on[raw] = True
+
+
+@functools.cache
+def _status_event_sql() -> str:
+    quote = connection.ops.quote_name
+    return _STATUS_EVENT_SQL.format(
+        call=quote(Call._meta.db_table),
+        log=quote(CallLog._meta.db_table),
+        agent=quote(VoiceAgent._meta.db_table),
+        line=quote(PhoneLine._meta.db_table),
+        config=quote(VoiceConfig._meta.db_table),
+    )
+
+
+def apply_status_event(
+    *,
+    call_sid: str,
+    status: str,
+    before: list[str],
+    sequence_number: int | None,
+    moment: datetime | None,
+    now: datetime,
+    dedupe_key: str,
+    data: dict | None,
+) -> StatusOutcome:
+    """One status callback in one statement (status.call_apply_status on PostgreSQL).
+
+    `status` is one of STATUS_RANK's and `before` the statuses it moves a call on from. On NEEDS_ORM nothing
+    was written: the caller runs the ORM path.
+    """
+    terminal = status in TERMINAL_CALL_STATUSES
+    params = {
+        "sid": call_sid,
+        "log_sid": call_sid[:34],
+        "status": status,
+        "before": before,
+        "terminal": terminal,
+        "terminals": list(TERMINAL_CALL_STATUSES),
+        "waiting": WAITING_STAGES,
+        "abandoned": CallStage.ABANDONED,
+        "seq": sequence_number,
+        "moment": moment,
+        "ended": moment or now,
+        "now": now,
+        "event": CallEvent.STATUS,
+        "unknown_event": CallEvent.UNKNOWN_CALL,
+        "dedupe": dedupe_key[:200],
+        "data": json.dumps(data or {}),
+        "hung_up": HUNG_UP_WAITING,
+        "wraps_up": WRAPS_UP,
+        "released": RELEASED,
+        "available": AgentStatus.AVAILABLE,
+        "ringing": AgentStatus.RINGING,
+        "wrap_up": AgentStatus.WRAP_UP,
+        "on_the_call": list(ON_THE_CALL),
+        "unknown": UNKNOWN_CALL,
+    }
+    with connection.cursor() as cursor:
+        _execute_status_event(cursor, params)
+        row = cursor.fetchone()
+    if row is None:
+        return StatusOutcome(action=None, call=None)
+    action, abandoned, wraps, releases, agent_id, agent_leg, *values = row
+    call = Call.from_db(connection.alias, _STATE_ATTNAMES, values)
+    return StatusOutcome(
+        action=action,
+        call=call,
+        abandoned=abandoned,
+        wraps_up=wraps,
+        released_agent=agent_id if releases else None,
+        released_leg=agent_leg if releases else "",
+    )
+
+
+# --- the incoming call's line -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _LineStatement:
+    sql: str
+    line_fields: tuple
+    config_fields: tuple
+    department_fields: tuple
+    converters: tuple  # per selected column: the converters the ORM's compiler would apply
+
+
+@functools.cache
+def _line_statement(vendor: str) -> _LineStatement:
+    """Built once from the models' metadata (a column added to either model is selected too)."""
+    quote = connection.ops.quote_name
+    line_fields = tuple(PhoneLine._meta.concrete_fields)
+    config_fields = tuple(VoiceConfig._meta.concrete_fields)
+    department_fields = tuple(Department._meta.concrete_fields)
+    columns = (
+        [f"l.{quote(f.column)}" for f in line_fields]
+        + [f"c.{quote(f.column)}" for f in config_fields]
+        + [f"d.{quote(f.column)}" for f in department_fields]
+    )
+    line_config = quote(PhoneLine._meta.get_field("config").column)
+    line_department = quote(PhoneLine._meta.get_field("default_department").column)
+    exists = [
+        f"EXISTS (SELECT 1 FROM {quote(model._meta.db_table)} x"
+        f" WHERE x.{quote(model._meta.get_field('config').column)} = l.{line_config})"
+        for model in (BusinessHours, Holiday, IvrOption)
+    ]
+    sql = (
+        f"SELECT {', '.join(columns + exists)} FROM {quote(PhoneLine._meta.db_table)} l"
+        f" INNER JOIN {quote(VoiceConfig._meta.db_table)} c ON c.{quote(VoiceConfig._meta.pk.column)}"
+        f" = l.{line_config}"
+        # The line's default department too (issue 16): routing reads it on every incoming call.
+        f" LEFT OUTER JOIN {quote(Department._meta.db_table)} d ON d.{quote(Department._meta.pk.column)}"
+        f" = l.{line_department}"
+        f" WHERE l.{quote(PhoneLine._meta.get_field('phone_number').column)} = %s"
+    )
+    converters = []
+    for field in (*line_fields, *config_fields, *department_fields):
+        column = field.get_col(field.model._meta.db_table)
+        converters.append(
+            (column, tuple(connection.ops.get_db_converters(column)) + tuple(field.get_db_converters(connection)))
+        )
+    return _LineStatement(sql, line_fields, config_fields, department_fields, tuple(converters))
+
+
+def line_with_config(phone_number: str) -> PhoneLine | None:
+    """The line with that number, its config and default department (select_related) and has_hours/has_holidays/
+    has_options.
+
+    Replaces `PhoneLine.objects.select_related("config").annotate(<three EXISTS>).get(phone_number=...)`, which
+    the ORM rebuilt on every incoming call (issue 14). Both databases: plain SQL that SQLite accepts too.
+    """
+    statement = _line_statement(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, [phone_number])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = []
+    for value, (column, converters) in zip(row, statement.converters, strict=False):
+        for converter in converters:
+            value = converter(value, column, connection)
+        values.append(value)
+    n_line = len(statement.line_fields)
+    n_config = len(statement.config_fields)
+    n_known = n_line + n_config + len(statement.department_fields)
+    line = PhoneLine.from_db(connection.alias, [f.attname for f in statement.line_fields], values[:n_line])
+    config = VoiceConfig.from_db(
+        connection.alias, [f.attname for f in statement.config_fields], values[n_line : n_line + n_config]
+    )
+    PhoneLine._meta.get_field("config").set_cached_value(line, config)
+    department = None
+    if line.default_department_id is not None:
+        department = Department.from_db(
+            connection.alias, [f.attname for f in statement.department_fields], values[n_line + n_config : n_known]
+        )
+    PhoneLine._meta.get_field("default_department").set_cached_value(line, department)
+    line.has_hours, line.has_holidays, line.has_options = (bool(v) for v in row[n_known:])
+    return line
