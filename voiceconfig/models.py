@@ -657,6 +657,8 @@ class PreLoginAttempt(models.Model):
 
 
 class CallbackState(models.TextChoices):
+    OFFERED = "offered", "Offered to the waiting caller"  # hearing "press 1"; offered once per call
+    DECLINED = "declined", "Declined: kept waiting on the line"
     WAITING = "waiting", "Waiting for its turn"  # keeps the caller's place in the queue
     RINGING_AGENT = "ringing_agent", "Ringing the agent"  # an agent is reserved and rung first
     DIALING = "dialing", "Dialling the customer"  # the agent answered; the customer is dialled in
