@@ -120,6 +120,8 @@ def test_a_callback_waits_while_someone_who_waited_longer_is_on_the_line(
     waiting_call(line=line, n=2, waited=300)  # waited longer, still on the line
 
     assert callback_services.callback_claim_due() is None
+    callback.refresh_from_db()
+    assert callback.state == CallbackState.WAITING and callback.agent is None
 
 
 def test_answered_first_try_rings_the_agent_first_then_dials_the_customer_from_the_line(
