@@ -186,7 +186,7 @@ def callback_agent_answered(*, callback_id: int, leg_sid: str) -> Callback | Non
     """The agent answered: one attempt starts. Returns the callback to dial the customer for (None: told before)."""
     now = timezone.now()
     callback = (
-        Callback.objects.select_for_update()
+        Callback.objects.select_for_update(of=("self",))
         .select_related("phone_line__config", "agent")
         .filter(pk=callback_id, state=CallbackState.RINGING_AGENT)
         .first()
@@ -240,7 +240,7 @@ def callback_customer_unanswered(*, callback_id: int, reason: str, now: datetime
     """
     now = now or timezone.now()
     callback = (
-        Callback.objects.select_for_update()
+        Callback.objects.select_for_update(of=("self",))
         .select_related("phone_line__config", "agent")
         .filter(pk=callback_id, state=CallbackState.DIALING)
         .first()
