@@ -5,7 +5,8 @@ and a fake Twilio REST API (tests/twilio/servers.py). Then the rung agents answe
 up (in-process, gateway mocked), the agents are free again, and the next round runs, until every callback is
 done. Proven: each customer dialled exactly once, no agent ever rung for two callbacks at once, all 50 served.
 
-Run it: DATABASE_URL=postgres://postgres@127.0.0.1:5432/voice_outbound .venv/bin/pytest tests/test_callbacks_concurrency.py
+Run it: DATABASE_URL=postgres://postgres@127.0.0.1:5432/voice_outbound \
+    .venv/bin/pytest tests/test_callbacks_concurrency.py
 """
 
 import os
