@@ -1,6 +1,6 @@
 from rest_framework.routers import DefaultRouter
 
-from .api import views
+from .api import callbacks, views
 
 router = DefaultRouter(trailing_slash=False)
 router.include_root_view = False
@@ -9,5 +9,7 @@ router.register("phonelines", views.PhoneLineViewSet, basename="phoneline")
 router.register("voiceagents", views.VoiceAgentViewSet, basename="voiceagent")
 router.register("calls", views.CallViewSet, basename="call")
 router.register("calllogs", views.CallLogViewSet, basename="calllog")
+router.register("callbacks", callbacks.CallbackViewSet, basename="callback")
+router.register("missedcalls", callbacks.MissedCallViewSet, basename="missedcall")
 
 urlpatterns = router.urls
