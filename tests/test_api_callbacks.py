@@ -1,5 +1,6 @@
 """Callbacks and missed calls over REST (issue 19)."""
 
+from django.urls import reverse
 from django.utils import timezone
 
 from tests.conftest import api_client_for, make_user
@@ -77,3 +78,16 @@ def test_missed_calls_list_abandoned_and_voicemail_not_yet_returned_and_done_by_
     assert [row["id"] for row in agent_client.get("/voiceconfig/missedcalls").json()["results"]] == [voicemail.pk]
     again = agent_client.post(f"/voiceconfig/missedcalls/{abandoned.pk}/done")
     assert again.status_code == 404 and {"error", "message"} <= set(again.json())
+
+
+def test_the_admin_lists_callbacks_and_the_overview_counts_those_to_make(admin_client, line):
+    make_callback(line, 1, CallbackState.WAITING)
+    make_callback(line, 2, CallbackState.DIALING)
+    make_callback(line, 3, CallbackState.COMPLETED)
+
+    listing = admin_client.get("/admin/voiceconfig/callback/?state__exact=waiting")
+    overview = admin_client.get(reverse("voice-overview"))
+
+    assert listing.status_code == 200 and b"+14155550001" in listing.content
+    assert overview.status_code == 200
+    assert overview.context["callbacks_waiting_count"] == 2
