@@ -115,6 +115,12 @@ def outbound_calls_in_last_hour(*, agent: VoiceAgent, now: datetime) -> int:
     )
 
 
+def check_hourly_limit(*, agent: VoiceAgent, line: PhoneLine, now: datetime | None = None) -> None:
+    limit = line.config.outbound_calls_per_agent_hour
+    if outbound_calls_in_last_hour(agent=agent, now=now or timezone.now()) >= limit:
+        raise DialRefused(f"You have reached the limit of {limit} outbound calls an hour.")
+
+
 @dataclass
 class DialDecision:
     call: Call
@@ -146,9 +152,7 @@ def outbound_decide(
             locked = VoiceAgent.objects.select_for_update().get(pk=agent.pk)
             line = choose_line(agent=locked, line_id=line_id)
             check_number(number=number, line=line)
-            limit = line.config.outbound_calls_per_agent_hour
-            if outbound_calls_in_last_hour(agent=locked, now=now) >= limit:
-                raise DialRefused(f"You have reached the limit of {limit} outbound calls an hour.")
+            check_hourly_limit(agent=locked, line=line, now=now)
             if Call.objects.active().filter(agent_id=locked.pk).exists():
                 raise DialRefused("Finish your current call before dialling another.")
             call = Call.objects.create(
