@@ -16,6 +16,7 @@ EVENT_CALLBACKS = frozenset(
         "recording-callback",
         "dial-callback",
         "outbound-status",
+        "callback-leg",
     }
 )
 
