@@ -218,3 +218,17 @@ def test_the_agents_answer_delivered_twice_dials_the_customer_once(
     leg(twilio, callback, "agent", sid("CA", 0xB001), "in-progress")
 
     assert [c.kwargs["to"] for c in twilio_gateway.add_participant.call_args_list] == [CUSTOMER]
+
+
+def test_the_database_refuses_a_second_callback_in_progress_for_one_agent(line, online_agent):
+    from django.db import IntegrityError, transaction
+
+    alice = online_agent("alice")
+    for n, state in ((1, CallbackState.DIALING), (2, CallbackState.RINGING_AGENT)):
+        call = waiting_call(line=line, n=n, waited=10)
+        make = dict(call=call, customer_number=CUSTOMER, state=state, queued_at=call.queued_at, agent=alice)
+        if n == 1:
+            Callback.objects.create(next_attempt_at=timezone.now(), **make)
+        else:
+            with pytest.raises(IntegrityError), transaction.atomic():
+                Callback.objects.create(next_attempt_at=timezone.now(), **make)
