@@ -91,3 +91,18 @@ def test_the_admin_lists_callbacks_and_the_overview_counts_those_to_make(admin_c
     assert listing.status_code == 200 and b"+14155550001" in listing.content
     assert overview.status_code == 200
     assert overview.context["callbacks_waiting_count"] == 2
+
+
+def test_staff_set_the_outbound_and_callback_rules_of_a_config_over_rest(staff_client, config):
+    response = staff_client.patch(
+        f"/voiceconfig/configs/{config.pk}",
+        {"outboundCountryCodes": "1, 44", "outboundCallsPerAgentHour": 5, "callbackOfferAfterSeconds": 90},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.json()
+    config.refresh_from_db()
+    assert (config.outbound_country_codes, config.outbound_calls_per_agent_hour) == ("1, 44", 5)
+    assert config.callback_offer_after_seconds == 90
+    bad = staff_client.patch(f"/voiceconfig/configs/{config.pk}", {"callbackMaxAttempts": 0}, format="json")
+    assert bad.status_code == 400 and {"error", "message"} <= set(bad.json())
