@@ -33,15 +33,14 @@ UNANSWERED = {CallStatus.NO_ANSWER, CallStatus.BUSY, CallStatus.FAILED, CallStat
 # --- the offer -------------------------------------------------------------------------------------------------
 
 
-def offer_if_due(request: HttpRequest, *, call_sid: str) -> None:
+def offer_if_due(request: HttpRequest, *, call: Call) -> None:
     """On a waitUrl fetch: a caller who waited long enough is taken out of the music to hear the offer, once."""
-    call = flow.find_call(call_sid)
-    if call is None or not callback_services.callback_offer(call=call):
+    if not callback_services.callback_offer(call=call):
         return
     try:
-        gateway.redirect_call(call_sid=call.call_sid, url=webhook_url("callback-offer", request, callSid=call_sid))
+        gateway.redirect_call(call_sid=call.call_sid, url=webhook_url("callback-offer", request, callSid=call.call_sid))
     except gateway.GatewayError as exc:
-        logger.warning("could not offer a callback to %s: %s", call_sid, exc.message)
+        logger.warning("could not offer a callback to %s: %s", call.call_sid, exc.message)
         callback_services.callback_decline(call=call)
 
 

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from voiceconfig import calls as call_services
 from voiceconfig.models import Call, CallEvent, CallStatus
 
-from .. import callbacks, callcontrol, outbound, routing, twiml
+from .. import callcontrol, outbound, routing, twiml
 from ..links import webhook_url
 from ..signature import twilio_webhook
 from . import fallback as fallback_twiml
@@ -215,10 +215,7 @@ def queue_wait(request: HttpRequest) -> str:
     call_sid = request.GET.get("callSid", "")
     # Twilio's CallSid is the leg whose music this is: only the caller's own request tells the caller's status.
     status = params.get("CallStatus") if params.get("CallSid") == call_sid else ""
-    answer = flow.queue_wait(request, call_sid=call_sid, status=status)
-    # Waited long enough: offer "press 1 to be called back" once (issue 19; the redirect takes them to it).
-    callbacks.offer_if_due(request, call_sid=call_sid)
-    return answer
+    return flow.queue_wait(request, call_sid=call_sid, status=status)
 
 
 @documented(openapi.VOICEMAIL)
