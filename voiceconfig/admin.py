@@ -27,6 +27,7 @@ from .models import (
     AgentStatus,
     BusinessHours,
     Call,
+    Callback,
     CallLog,
     Holiday,
     IvrOption,
@@ -103,6 +104,19 @@ class VoiceConfigAdmin(admin.ModelAdmin):
                     "max_queue_wait_seconds",
                     "unavailable_message",
                     "wrap_up_seconds",
+                ]
+            },
+        ),
+        (
+            "Outbound calls and callbacks",
+            {
+                "fields": [
+                    "outbound_country_codes",
+                    "outbound_denied_prefixes",
+                    "outbound_calls_per_agent_hour",
+                    "callback_offer_after_seconds",
+                    "callback_max_attempts",
+                    "callback_retry_seconds",
                 ]
             },
         ),
@@ -511,6 +525,17 @@ class PreLoginAttemptAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(Callback)
+class CallbackAdmin(RecordAdmin):
+    """Queued callbacks (issue 19): written by the call flow, read here; filter by state to see what is due."""
+
+    list_display = ["customer_number", "state", "queued_at", "attempts", "next_attempt_at", "agent", "phone_line"]
+    list_filter = ["state", "phone_line"]
+    search_fields = ["customer_number", "call__call_sid"]
+    list_select_related = ["agent", "phone_line"]
+    actions = None
 
 
 # Issue 16: departments have their own admin module.

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from .admin_overview_departments import department_rows
 from .calls import is_free, is_online
-from .models import AgentStatus, Call, CallStage, VoiceAgent
+from .models import AgentStatus, Call, Callback, CallbackState, CallStage, VoiceAgent
 
 # How many waiting callers the page lists by name; the count and the longest wait cover the rest.
 WAITING_LISTED = 10
@@ -79,6 +79,9 @@ def effective_status(agent: VoiceAgent, *, now: datetime, live_call: Call | None
     return status, ""
 
 
+CALLBACKS_PENDING = [CallbackState.WAITING, CallbackState.RINGING_AGENT, CallbackState.DIALING]
+
+
 def overview_data(*, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     live_calls = Call.objects.active().select_related("phone_line").order_by("-created_at")
@@ -121,6 +124,8 @@ def overview_data(*, now: datetime | None = None) -> dict:
         "longest_wait": format_duration(longest_wait),
         "waiting": waiting,
         "waiting_more": max(totals["count"] - len(waiting), 0),
+        # Queued callbacks keep their place among the waiting callers (issue 19).
+        "callbacks_waiting_count": Callback.objects.filter(state__in=CALLBACKS_PENDING).count(),
         "heartbeat_timeout_seconds": settings.AGENT_HEARTBEAT_TIMEOUT_SECONDS,
         "departments": [
             {"row": row, "longest_wait": format_duration(row.longest_wait_seconds)}

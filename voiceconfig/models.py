@@ -44,6 +44,11 @@ class Weekday(models.IntegerChoices):
     SUNDAY = 6, "Sunday"
 
 
+# Premium-rate and shared-cost ranges toll fraud dials: US 900/976, UK 09/087x, France 08 9, Germany 0900,
+# international premium and satellite ranges. Editable per config.
+DEFAULT_DENIED_PREFIXES = "+1900,+1976,+4490,+4491,+4498,+44870,+44871,+44872,+44873,+3389,+49900,+881,+882,+883"
+
+
 class VoiceConfig(models.Model):
     """How a line behaves: greeting, IVR menu, business hours, queueing and recording."""
 
@@ -112,6 +117,36 @@ class VoiceConfig(models.Model):
         "them",
     )
     wrap_up_seconds = models.PositiveSmallIntegerField(default=10, validators=[MaxValueValidator(600)])
+    # Outbound calls (issue 19): the toll-fraud guard and the queued callback. Policy in voiceconfig/calls/outbound.py.
+    outbound_country_codes = models.CharField(
+        "outbound country codes",
+        max_length=200,
+        blank=True,
+        default="",
+        help_text="Country calling codes agents may dial, comma-separated (1, 44). Empty: the line's own country.",
+    )
+    outbound_denied_prefixes = models.CharField(
+        "outbound denied prefixes",
+        max_length=1000,
+        blank=True,
+        default=DEFAULT_DENIED_PREFIXES,
+        help_text="E.164 prefixes never dialled (premium rate), comma-separated.",
+    )
+    outbound_calls_per_agent_hour = models.PositiveSmallIntegerField(
+        "outbound calls per agent per hour", default=30, validators=[MaxValueValidator(1000)]
+    )
+    callback_offer_after_seconds = models.PositiveIntegerField(
+        "offer a callback after (seconds)",
+        default=0,
+        validators=[MaxValueValidator(3600)],
+        help_text="A caller who waited this long hears 'press 1 to be called back'. 0: never offered.",
+    )
+    callback_max_attempts = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1), MaxValueValidator(10)]
+    )
+    callback_retry_seconds = models.PositiveIntegerField(
+        "callback retry delay (seconds)", default=300, validators=[MinValueValidator(10), MaxValueValidator(86400)]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -399,6 +434,8 @@ class Call(models.Model):
     recording_sid = models.CharField("recording SID", max_length=34, blank=True, default="")
     recording_duration = models.PositiveIntegerField(null=True, blank=True)
     voicemail = models.BooleanField(default=False, help_text="The caller left a voicemail")
+    # A missed call (abandoned, voicemail) is done once an agent called back or marked it by hand (issue 19).
+    followed_up_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -660,6 +697,63 @@ class PreLoginAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"login step {self.jti[:8]} for {self.user} ({self.failures} wrong)"
+
+
+# --- Queued callbacks (issue 19; services in voiceconfig/calls/callbacks.py) ---------------------------------------
+
+
+class CallbackState(models.TextChoices):
+    OFFERED = "offered", "Offered to the waiting caller"  # hearing "press 1"; offered once per call
+    DECLINED = "declined", "Declined: kept waiting on the line"
+    WAITING = "waiting", "Waiting for its turn"  # keeps the caller's place in the queue
+    RINGING_AGENT = "ringing_agent", "Ringing the agent"  # an agent is reserved and rung first
+    DIALING = "dialing", "Dialling the customer"  # the agent answered; the customer is dialled in
+    COMPLETED = "completed", "Customer answered"
+    FAILED = "failed", "No answer after every attempt"
+    CANCELED = "canceled", "Canceled"
+
+
+# A callback in these states holds an agent: the database lets an agent hold at most one.
+CALLBACK_BUSY_STATES = [CallbackState.RINGING_AGENT, CallbackState.DIALING]
+
+
+class Callback(models.Model):
+    """A caller who pressed 1 to be called back: their place in the queue, attempts and outcome."""
+
+    call = models.OneToOneField(Call, on_delete=models.CASCADE, related_name="callback")
+    phone_line = models.ForeignKey(PhoneLine, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    customer_number = models.CharField(max_length=16, validators=[validate_e164])
+    state = models.CharField(max_length=20, choices=CallbackState.choices, default=CallbackState.WAITING)
+    # The caller's place: when they started waiting on the original call.
+    queued_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times the customer was dialled")
+    max_attempts = models.PositiveSmallIntegerField(default=3)
+    next_attempt_at = models.DateTimeField()
+    agent = models.ForeignKey(VoiceAgent, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    conference_name = models.CharField(max_length=100, blank=True, default="")
+    agent_call_sid = models.CharField(max_length=34, blank=True, default="")
+    customer_call_sid = models.CharField(max_length=34, blank=True, default="")
+    # The call row of the conversation once the customer was dialled in (outbound, with agent and line).
+    outbound_call = models.ForeignKey(Call, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["queued_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=CallbackState.values), name="callback_state_valid"),
+            # 0 agents with two calls: an agent holds at most one callback in progress.
+            models.UniqueConstraint(
+                fields=["agent"],
+                condition=Q(agent__isnull=False, state__in=CALLBACK_BUSY_STATES),
+                name="one_callback_per_agent",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="callback_due_idx")]
+
+    def __str__(self) -> str:
+        return f"callback to {self.customer_number} ({self.state})"
 
 
 # Recordings and supervision (issue 18) live in their own module; imported here so Django registers them.

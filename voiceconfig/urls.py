@@ -1,6 +1,6 @@
 from rest_framework.routers import DefaultRouter
 
-from .api import departments, recordings, views
+from .api import callbacks, departments, recordings, views
 
 router = DefaultRouter(trailing_slash=False)
 router.include_root_view = False
@@ -11,5 +11,7 @@ router.register("calls", views.CallViewSet, basename="call")
 router.register("calllogs", views.CallLogViewSet, basename="calllog")
 router.register("recordings", recordings.RecordingViewSet, basename="recording")
 router.register("departments", departments.DepartmentViewSet, basename="department")
+router.register("callbacks", callbacks.CallbackViewSet, basename="callback")
+router.register("missedcalls", callbacks.MissedCallViewSet, basename="missedcall")
 
 urlpatterns = router.urls

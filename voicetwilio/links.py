@@ -10,7 +10,15 @@ from django.urls import get_script_prefix, get_urlconf, reverse
 # URL names (webhook_urls.py) of the callbacks that report an event. Twilio ignores their TwiML: all that matters
 # is that the event is stored, so they are retried when we cannot store it (webhooks/outage.py).
 EVENT_CALLBACKS = frozenset(
-    {"statuscallback", "participant-callback", "conference-callback", "recording-callback", "dial-callback"}
+    {
+        "statuscallback",
+        "participant-callback",
+        "conference-callback",
+        "recording-callback",
+        "dial-callback",
+        "outbound-status",
+        "callback-leg",
+    }
 )
 
 # Twilio's webhook connection overrides, a URL fragment Twilio reads and never sends: retry an event callback up to

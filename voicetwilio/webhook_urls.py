@@ -8,7 +8,7 @@ other URLs are handed to Twilio inside our TwiML and REST requests; build them w
 
 from django.urls import path
 
-from .webhooks import views
+from .webhooks import outbound_views, views
 
 urlpatterns = [
     path("voice", views.voice, name="voice"),
@@ -24,4 +24,9 @@ urlpatterns = [
     path("recordingcallback", views.recording_callback, name="recording-callback"),
     # The outcome of a <Dial> to an outside number (after-hours or IVR forwarding).
     path("dialcallback", views.dial_callback, name="dial-callback"),
+    # Click-to-dial and callbacks (issue 19): the customer's leg, and the legs of a callback.
+    path("outboundstatus", outbound_views.outbound_status, name="outbound-status"),
+    path("callbackoffer", outbound_views.callback_offer, name="callback-offer"),
+    path("callbackchoice", outbound_views.callback_choice, name="callback-choice"),
+    path("callbackleg", outbound_views.callback_leg, name="callback-leg"),
 ]

@@ -292,6 +292,12 @@
     state.timers.tick = window.setInterval(tick, 1000);
     loadTransferTargets();
     startDevice();
+    // The dialer (dialer.js, issue 19) uses the same authenticated API, softphone and activity list.
+    document.dispatchEvent(
+      new CustomEvent("voice:console-ready", {
+        detail: { api: api, device: () => state.device, activity: activity, agent: agent },
+      }),
+    );
   }
 
   function signOut(message) {

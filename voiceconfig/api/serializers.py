@@ -125,6 +125,13 @@ class VoiceConfigSerializer(serializers.ModelSerializer):
             "recording_consent_audio_url",
             "recording_retention_days",
             "wrap_up_seconds",
+            # Outbound calls and callbacks (issue 19, docs/outbound.md).
+            "outbound_country_codes",
+            "outbound_denied_prefixes",
+            "outbound_calls_per_agent_hour",
+            "callback_offer_after_seconds",
+            "callback_max_attempts",
+            "callback_retry_seconds",
             "created_at",
             "updated_at",
         ]

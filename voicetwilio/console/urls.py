@@ -6,7 +6,7 @@ express; `{id}` is our call id or the caller's CallSid.
 
 from django.urls import path, re_path
 
-from . import hangup, recording_views, views
+from . import dialer, hangup, recording_views, views
 
 CALL_REF = r"(?P<id>[0-9]{1,18}|CA[0-9a-f]{32})"
 AGENT_ID = r"(?P<agentid>[0-9]{1,18})"
@@ -45,4 +45,6 @@ urlpatterns = [
     ),
     re_path(rf"^agent/{AGENT_ID}/status$", views.AgentStatusView.as_view(), name="agent-status"),
     re_path(rf"^agent/{AGENT_ID}/heartbeats$", views.AgentHeartbeatView.as_view(), name="agent-heartbeats"),
+    path("dial/lines", dialer.DialLinesView.as_view(), name="dial-lines"),
+    path("dial/check", dialer.DialCheckView.as_view(), name="dial-check"),
 ]

@@ -492,6 +492,11 @@ def queue_wait(request: HttpRequest, *, call_sid: str, status: str = "") -> str:
                 call_services.call_back_to_queue(
                     call=left, reason=f"Could not send the caller to {left.stage}: {exc.message} They keep waiting."
                 )
+        else:
+            # Waited long enough: "press 1 to be called back", once (issue 19). No query when the config offers none.
+            from .. import callbacks
+
+            callbacks.offer_if_due(request, call=call)
     department = department_of(call)
     return twiml.hold_music(
         music_url=(department.hold_music_url if department else "") or config.hold_music_url,

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from voiceconfig import calls as call_services
 from voiceconfig.models import Call, CallEvent, CallStatus
 
-from .. import callcontrol, recording, routing, twiml
+from .. import callcontrol, outbound, recording, routing, twiml
 from ..links import webhook_url
 from ..signature import twilio_webhook
 from . import fallback as fallback_twiml
@@ -95,6 +95,11 @@ def _fallback_error(request: HttpRequest) -> str:
 def voice(request: HttpRequest) -> str:
     """A call comes in (configure on the phone number as "A call comes in", POST)."""
     params = TwilioParams(request)
+    if outbound.is_from_softphone(params.get("From")):
+        # The TwiML application's request: an agent dials out from the console (issue 19).
+        return outbound.dial(
+            request, agent_leg_sid=params.get("CallSid"), from_client=params.get("From"), to_number=params.get("To")
+        )
     return flow.incoming(
         request,
         call_sid=params.get("CallSid"),

@@ -1,0 +1,89 @@
+"""Issue 19's REST requests to Twilio, through twilio-python, against Twilio's API contract (Prism).
+
+Click-to-dial: the customer dialled into the agent's conference with the line's number as caller ID. Callbacks:
+the agent rung first, then the customer, each leg reporting to its callback URL.
+"""
+
+from django.conf import settings
+from django.utils import timezone
+
+from tests.twilio.fixtures import TwilioDriver
+from tests.twilio.payloads import sid
+from voiceconfig.calls import callbacks as callback_services
+from voiceconfig.models import Call, Callback, CallbackState, CallStage, CallStatus
+from voicetwilio import callbacks as callback_edge
+
+AGENT_LEG = sid("CA", 0xD1A1)
+RETRIES = "#rc=5&rp=ct,rt,5xx&tt=15000"
+
+
+def participants_path(conference: str) -> str:
+    return f"/2010-04-01/Accounts/{settings.TWILIO_ACCOUNT_SID}/Conferences/{conference}/Participants.json"
+
+
+def only_exchange(mock):
+    assert len(mock.exchanges) == 1, [(e.method, e.path) for e in mock.exchanges]
+    exchange = mock.exchanges[0]
+    assert exchange.status < 400, f"Twilio's contract rejected the request ({exchange.status}): {exchange.answer}"
+    return exchange
+
+
+def test_click_to_dial_calls_the_customer_with_the_lines_caller_id(twilio_mock, client, online_agent, line):
+    alice = online_agent("alice")
+    line.agents.add(alice)
+
+    TwilioDriver(client).post(
+        "voice", "voice", CallSid=AGENT_LEG, From="client:alice", Caller="client:alice", To="+14155550142"
+    )
+
+    exchange = only_exchange(twilio_mock)
+    assert exchange.path == participants_path(f"call-{AGENT_LEG}")
+    assert exchange.params() == {
+        "From": line.phone_number,
+        "To": "+14155550142",
+        "Timeout": "30",
+        "StatusCallback": f"http://testserver/voicetwilio/outboundstatus?agentLeg={AGENT_LEG}{RETRIES}",
+        "StatusCallbackMethod": "POST",
+        "StatusCallbackEvent": ["initiated", "ringing", "answered", "completed"],
+        "EarlyMedia": "true",
+        "Beep": "false",
+        "EndConferenceOnExit": "true",
+        "Label": "caller",
+    }
+    assert Call.objects.get(agent_call_sid=AGENT_LEG).call_sid.startswith("CA")
+
+
+def test_a_callback_rings_the_agent_then_dials_the_customer_from_the_line(twilio_mock, client, online_agent, line):
+    call = Call.objects.create(
+        call_sid=sid("CA", 1),
+        from_number="+14155550188",
+        phone_line=line,
+        status=CallStatus.COMPLETED,
+        stage=CallStage.MESSAGE,
+    )
+    callback = Callback.objects.create(
+        call=call,
+        phone_line=line,
+        customer_number=call.from_number,
+        state=CallbackState.WAITING,
+        queued_at=timezone.now(),
+        next_attempt_at=timezone.now(),
+    )
+    online_agent("alice")
+
+    assert callback_edge.ring_due_callbacks() == 1
+    ring = only_exchange(twilio_mock)
+    assert ring.path == participants_path(f"callback-{callback.pk}-1")
+    assert ring.params()["To"] == "client:alice" and ring.params()["From"] == line.phone_number
+    assert ring.params()["StatusCallback"] == (
+        f"http://127.0.0.1:8000/voicetwilio/callbackleg?callback={callback.pk}&leg=agent{RETRIES}"
+    )
+
+    twilio_mock.clear()
+    answered = callback_services.callback_agent_answered(callback_id=callback.pk, leg_sid=sid("CA", 0xB001))
+    callback_edge.dial_customer(None, answered)
+    dial = only_exchange(twilio_mock)
+    assert dial.path == participants_path(f"callback-{callback.pk}-1")
+    assert dial.params()["To"] == "+14155550188" and dial.params()["From"] == line.phone_number
+    assert dial.params()["EndConferenceOnExit"] == "true"
+    assert "leg=customer" in dial.params()["StatusCallback"]

@@ -1,0 +1,233 @@
+"""Click-to-dial (issue 19): the softphone's voice request, the toll-fraud guard, the customer's leg.
+
+The gateway is mocked here (what goes over the wire is in tests/contract/test_outbound_contract.py).
+"""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.twilio.fixtures import twiml_of, verbs
+from tests.twilio.payloads import sid
+from voiceconfig.calls import outbound as outbound_services
+from voiceconfig.models import AgentStatus, Call, CallDirection, CallLog, CallStage, CallStatus, PhoneLine, VoiceAgent
+from voicetwilio import gateway
+
+AGENT_LEG = sid("CA", 0xD1A1)
+UK_MOBILE = "+447911123456"
+US_NUMBER = "+14155550142"
+
+
+def dial(twilio, number: str, *, leg: str = AGENT_LEG, identity: str = "alice", **params):
+    return twilio.post(
+        "voice",
+        "voice",
+        CallSid=leg,
+        From=f"client:{identity}",
+        Caller=f"client:{identity}",
+        To=number,
+        Called="",
+        Direction="inbound",
+        **params,
+    )
+
+
+def said(root) -> str:
+    return " ".join(element.text or "" for element in root.iter("Say"))
+
+
+@pytest.fixture
+def dialer(online_agent, line):
+    agent = online_agent("alice")
+    line.agents.add(agent)
+    return agent
+
+
+def test_the_agent_is_put_in_a_conference_and_the_customer_dialled_from_the_lines_number(
+    twilio, dialer, line, twilio_gateway
+):
+    root = twiml_of(dial(twilio, US_NUMBER))
+
+    assert verbs(root) == ["Dial", "Hangup"]
+    conference = root.find("Dial/Conference")
+    assert conference.get("startConferenceOnEnter") == "true" and conference.get("endConferenceOnExit") == "true"
+    sent = twilio_gateway.add_participant.call_args.kwargs
+    assert sent["to"] == US_NUMBER and sent["from_"] == line.phone_number
+    assert sent["conference_name"] == conference.text
+    assert "/voicetwilio/outboundstatus?agentLeg=" in sent["status_callback_url"]
+    call = Call.objects.get(agent_call_sid=AGENT_LEG)
+    assert call.direction == CallDirection.OUTBOUND_DIAL and call.agent == dialer and call.phone_line == line
+    assert call.call_sid != AGENT_LEG  # the customer's leg: the party hold and transfer act on
+    assert VoiceAgent.objects.get(pk=dialer.pk).status == AgentStatus.RINGING
+
+
+def test_the_customer_answering_starts_talk_time_and_hanging_up_wraps_the_agent_up(twilio, dialer, twilio_gateway):
+    dial(twilio, US_NUMBER)
+    call = Call.objects.get(agent_call_sid=AGENT_LEG)
+    query = {"agentLeg": AGENT_LEG}
+
+    twilio.post(
+        "outbound-status",
+        "status_callback",
+        query=query,
+        CallSid=call.call_sid,
+        CallStatus="in-progress",
+        SequenceNumber=1,
+    )
+    call.refresh_from_db()
+    assert call.answered_at is not None and call.status == CallStatus.IN_PROGRESS
+    assert VoiceAgent.objects.get(pk=dialer.pk).status == AgentStatus.IN_CALL
+
+    twilio.post(
+        "outbound-status",
+        "status_callback",
+        query=query,
+        CallSid=call.call_sid,
+        CallStatus="completed",
+        SequenceNumber=2,
+    )
+    call.refresh_from_db()
+    assert call.status == CallStatus.COMPLETED
+    assert VoiceAgent.objects.get(pk=dialer.pk).status == AgentStatus.WRAP_UP
+
+
+def test_a_customer_who_never_answers_frees_the_agent_and_hangs_up_their_leg(twilio, dialer, twilio_gateway):
+    dial(twilio, US_NUMBER)
+    call = Call.objects.get(agent_call_sid=AGENT_LEG)
+
+    twilio.post(
+        "outbound-status",
+        "status_callback",
+        query={"agentLeg": AGENT_LEG},
+        CallSid=call.call_sid,
+        CallStatus="no-answer",
+        SequenceNumber=1,
+    )
+
+    assert VoiceAgent.objects.get(pk=dialer.pk).status == AgentStatus.AVAILABLE
+    assert twilio_gateway.end_call.call_args.kwargs == {"call_sid": AGENT_LEG}
+
+
+def test_twilio_asking_twice_dials_the_customer_once(twilio, dialer, twilio_gateway):
+    dial(twilio, US_NUMBER)
+    root = twiml_of(dial(twilio, US_NUMBER))
+
+    assert twilio_gateway.add_participant.call_count == 1
+    assert root.find("Dial/Conference") is not None
+
+
+@pytest.mark.parametrize(
+    ("number", "reason"),
+    [
+        ("4155550142", "not an E.164 number"),
+        ("+1 415 555 0142", "not an E.164 number"),
+        ("+19005550142", "premium-rate"),
+        (UK_MOBILE, "country code +44 are not allowed"),
+        ("+1415", "not an E.164 number"),
+    ],
+)
+def test_the_guard_refuses_with_a_message_and_a_timeline_line(twilio, dialer, twilio_gateway, number, reason):
+    root = twiml_of(dial(twilio, number))
+
+    assert reason in said(root) and verbs(root)[-1] == "Hangup"
+    twilio_gateway.add_participant.assert_not_called()
+    call = Call.objects.get(call_sid=AGENT_LEG)
+    assert call.stage == CallStage.REJECTED and call.status == CallStatus.COMPLETED
+    assert reason in CallLog.objects.get(call=call, dedupe_key="dial-refused").message
+    assert VoiceAgent.objects.get(pk=dialer.pk).status == AgentStatus.AVAILABLE
+
+
+def test_the_configs_allow_list_opens_other_countries_and_the_deny_list_still_applies(
+    twilio, dialer, line, twilio_gateway
+):
+    line.config.outbound_country_codes = "1, 44"
+    line.config.save()
+
+    twiml_of(dial(twilio, UK_MOBILE))
+    assert twilio_gateway.add_participant.call_args.kwargs["to"] == UK_MOBILE
+
+    refused = twiml_of(dial(twilio, "+449012345678", leg=sid("CA", 0xD1A2)))
+    assert "premium-rate" in said(refused)
+
+
+def test_the_hourly_limit_refuses_the_next_dial(twilio, dialer, line, twilio_gateway):
+    line.config.outbound_calls_per_agent_hour = 2
+    line.config.save()
+    now = timezone.now()
+    for n in (1, 2):
+        Call.objects.create(
+            call_sid=sid("CA", 0xE000 + n),
+            direction=CallDirection.OUTBOUND_DIAL,
+            agent=None,
+            phone_line=line,
+            status=CallStatus.COMPLETED,
+            stage=CallStage.CONNECTED,
+            started_at=now - timedelta(minutes=10 * n),
+        )
+    Call.objects.filter(call_sid__startswith="CA0000").update(agent=dialer)
+    old = Call.objects.create(
+        call_sid=sid("CA", 0xE010),
+        direction=CallDirection.OUTBOUND_DIAL,
+        phone_line=line,
+        status=CallStatus.COMPLETED,
+        stage=CallStage.CONNECTED,
+        started_at=now - timedelta(minutes=61),
+    )
+    Call.objects.filter(pk=old.pk).update(agent=dialer)
+
+    root = twiml_of(dial(twilio, US_NUMBER))
+
+    assert "limit of 2 outbound calls an hour" in said(root)
+
+
+def test_an_agent_on_several_lines_must_pick_one_and_gets_the_one_picked(twilio, dialer, line, config, twilio_gateway):
+    second = PhoneLine.objects.create(name="Sales", phone_number="+14155550177", config=config)
+    second.agents.add(dialer)
+
+    assert "pick the line" in said(twiml_of(dial(twilio, US_NUMBER)))
+
+    twiml_of(dial(twilio, US_NUMBER, leg=sid("CA", 0xD1A3), line=second.pk))
+    assert twilio_gateway.add_participant.call_args.kwargs["from_"] == second.phone_number
+
+
+def test_a_line_the_agent_does_not_belong_to_is_refused(twilio, dialer, config, other_agent, twilio_gateway):
+    foreign = PhoneLine.objects.create(name="Other", phone_number="+14155550166", config=config)
+    foreign.agents.add(other_agent)
+
+    assert "cannot call from that line" in said(twiml_of(dial(twilio, US_NUMBER, line=foreign.pk)))
+
+
+def test_twilio_refusing_the_dial_ends_the_call_failed_and_frees_the_agent(twilio, dialer, twilio_gateway):
+    twilio_gateway.add_participant.side_effect = gateway.GatewayError("Twilio said no", twilio_code=21215)
+
+    root = twiml_of(dial(twilio, US_NUMBER))
+
+    assert "could not be placed" in said(root)
+    call = Call.objects.get(call_sid=AGENT_LEG)
+    assert call.status == CallStatus.FAILED and call.agent is None
+    assert VoiceAgent.objects.get(pk=dialer.pk).status == AgentStatus.AVAILABLE
+
+
+def test_calling_back_a_missed_call_marks_it_followed_up(twilio, dialer, line, twilio_gateway):
+    missed = Call.objects.create(
+        call_sid=sid("CA", 0xF001),
+        from_number=US_NUMBER,
+        phone_line=line,
+        status=CallStatus.COMPLETED,
+        stage=CallStage.ABANDONED,
+    )
+    assert list(outbound_services.missed_calls()) == [missed]
+
+    dial(twilio, US_NUMBER, returns=missed.pk)
+
+    missed.refresh_from_db()
+    assert missed.followed_up_at is not None
+    assert list(outbound_services.missed_calls()) == []
+
+
+def test_an_unknown_softphone_identity_is_told_and_nothing_is_dialled(twilio, db, line, twilio_gateway):
+    root = twiml_of(dial(twilio, US_NUMBER, identity="mallory"))
+
+    assert "belongs to no agent" in said(root)
+    twilio_gateway.add_participant.assert_not_called()
