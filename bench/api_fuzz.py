@@ -75,7 +75,18 @@ def seed() -> dict:
     from rest_framework_simplejwt.tokens import AccessToken
 
     from voiceconfig import services
-    from voiceconfig.models import Call, CallEvent, CallLog, CallStatus, PhoneLine, VoiceConfig
+    from voiceconfig.models import (
+        Call,
+        Callback,
+        CallEvent,
+        CallLog,
+        CallStatus,
+        Department,
+        PhoneLine,
+        Recording,
+        RecordingState,
+        VoiceConfig,
+    )
 
     from .scenarios import new_call_sid
 
@@ -83,7 +94,15 @@ def seed() -> dict:
     staff = users.create_user(username="fuzz-staff", password="fuzz-pass-123", is_staff=True, is_superuser=True)
     config = VoiceConfig.objects.create(name="Fuzz")
     line = PhoneLine.objects.create(name="Fuzz", phone_number="+15005550199", config=config)
-    identities = {"staff": {"token": str(AccessToken.for_user(staff)), "configs": [config.pk], "lines": [line.pk]}}
+    department = Department.objects.create(name="Fuzz")
+    identities = {
+        "staff": {
+            "token": str(AccessToken.for_user(staff)),
+            "configs": [config.pk],
+            "lines": [line.pk],
+            "departments": [department.pk],
+        }
+    }
     for name in ("agent-a", "agent-b"):
         agent = services.agent_create(user=users.create_user(username=f"fuzz-{name}", password="fuzz-pass-123"))
         calls = []
@@ -102,7 +121,25 @@ def seed() -> dict:
             CallLog.objects.create(call=call, call_sid=call.call_sid, event=CallEvent.NOTE, message=f"{name} note")
             for call in calls
         ]
+        recordings = [
+            Recording.objects.create(
+                call=calls[0],
+                recording_sid="RE" + call.call_sid[2:],
+                state=RecordingState.COMPLETED,
+                duration_seconds=5,
+            )
+            for call in calls[:1]
+        ]
+        now = timezone.now()
+        callbacks = [
+            Callback.objects.create(
+                call=calls[0], phone_line=line, customer_number="+14155550123", queued_at=now, next_attempt_at=now
+            )
+        ]
         identities[name] = {
+            "recordings": [row.pk for row in recordings],
+            "recording_sids": [row.recording_sid for row in recordings],
+            "callbacks": [row.pk for row in callbacks],
             "token": str(AccessToken.for_user(agent.user)),
             "agent": agent.pk,
             "calls": [call.pk for call in calls],
@@ -144,6 +181,12 @@ def run_schemathesis(args: argparse.Namespace, server: common.Server, workdir: P
         "15",
         "--generation-database",
         "none",
+        # Ending a live call and streaming a recording must ask Twilio, which points at a closed port here: their
+        # designed answer is a 502 that not_a_server_error would count. Their permissions are in the probe below;
+        # their behaviour, 502 included, in tests/test_console_hangup.py, tests/test_recording.py and the contract
+        # tests.
+        "--exclude-path-regex",
+        r"(:hangup|/media)$",
         "--report",
         "junit",
         "--report-junit-path",
@@ -199,10 +242,24 @@ def probe_object_level_authorization(server: common.Server, identities: dict, sc
         "/voicetwilio/calls/{id}:onhold": owner["calls"] + owner["call_sids"],
         "/voicetwilio/calls/{id}:resume": owner["calls"] + owner["call_sids"],
         "/voicetwilio/calls/{id}:transfer": owner["calls"] + owner["call_sids"],
+        "/voicetwilio/calls/{id}:hangup": owner["calls"] + owner["call_sids"],
+        "/voicetwilio/calls/{id}:startrecording": owner["calls"] + owner["call_sids"],
+        "/voicetwilio/calls/{id}:pauserecording": owner["calls"] + owner["call_sids"],
+        "/voicetwilio/calls/{id}:resumerecording": owner["calls"] + owner["call_sids"],
+        "/voicetwilio/calls/{id}:stoprecording": owner["calls"] + owner["call_sids"],
+        # Supervising needs a permission agents do not have: refused for any call.
+        "/voicetwilio/calls/{id}:monitor": owner["calls"] + owner["call_sids"],
+        "/voiceconfig/recordings/{id}": owner["recordings"],
+        "/voicetwilio/recordings/{id}/media": owner["recordings"] + owner["recording_sids"],
+        "/voiceconfig/departments/{id}": staff["departments"],
+        "/voiceconfig/callbacks/{id}": owner["callbacks"],
+        "/voiceconfig/missedcalls/{id}": owner["calls"],
+        "/voiceconfig/missedcalls/{id}/done": owner["calls"],
     }
     bodies = {
         "/voicetwilio/agent/{agentid}/status": {"available": True},
         "/voicetwilio/calls/{id}:transfer": {"type": "phonenumber", "to": "+14155550142"},
+        "/voicetwilio/calls/{id}:monitor": {"mode": "listen"},
     }
     failures, probes = [], 0
     for path, operations in schema["paths"].items():

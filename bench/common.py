@@ -42,6 +42,8 @@ def environment(*, database: str, port: int, **extra: str) -> dict[str, str]:
         TWILIO_API_BASE_URL=f"http://{HOST}:9",
         TWILIO_HTTP_TIMEOUT="1",
         TWILIO_WEBHOOK_BASE_URL=f"http://{HOST}:{port}",
+        # Saving a line would ask Twilio to point the number at us (docs/provisioning.md); Twilio points nowhere here.
+        TWILIO_PROVISIONING="0",
         GUNICORN_BIND=f"{HOST}:{port}",
         # The REST list is measured, not the per-user throttle.
         API_THROTTLE_USER="100000000/min",

@@ -67,6 +67,7 @@ def test_staff_backfill_a_finished_call_twilio_handled_while_we_could_not_record
         ({"endedAt": "2026-03-01T09:00:00Z"}, "endedAt"),
         ({"answeredAt": "2026-03-01T11:00:00Z"}, "answeredAt"),
         ({"from": None}, "from"),
+        ({"to": ""}, "to"),
     ],
 )
 def test_a_backfill_is_a_finished_call_or_a_400_naming_the_field(staff_client, line, agent, changes, field):
@@ -76,6 +77,16 @@ def test_a_backfill_is_a_finished_call_or_a_400_naming_the_field(staff_client, l
     assert field in response.json()["details"]
     # A fabricated live call would have blocked the agent (one call at a time) and shown in the overview.
     assert not Call.objects.exists()
+
+
+def test_a_backfill_without_a_direction_is_an_inbound_call(staff_client, line, agent):
+    body = backfill_body(line, agent)
+    del body["direction"]
+
+    response = staff_client.post(CALLS, body, format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["direction"] == "inbound"
 
 
 def test_a_backfill_of_a_call_we_already_have_is_refused(staff_client, calls, line, agent):

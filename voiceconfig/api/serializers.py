@@ -440,7 +440,10 @@ class CallBackfillSerializer(serializers.ModelSerializer):
             "answered_at",
             "ended_at",
         ]
-        extra_kwargs = {"from_number": {"required": True}, "to_number": {"required": True}}
+        extra_kwargs = {
+            "from_number": {"required": True, "allow_blank": False},
+            "to_number": {"required": True, "allow_blank": False},
+        }
 
     def get_fields(self):
         return spec_names_for_numbers(super().get_fields())

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from ..models import TERMINAL_CALL_STATUSES, Call, CallEvent, CallStage, PhoneLine, VoiceAgent
+from ..models import TERMINAL_CALL_STATUSES, Call, CallDirection, CallEvent, CallStage, PhoneLine, VoiceAgent
 from .log import call_log_add
 from .timing import seconds_between
 
@@ -20,13 +20,13 @@ def call_backfill(
     call_sid: str,
     from_number: str,
     to_number: str,
-    direction: str,
     status: str,
     started_at: datetime,
     ended_at: datetime,
     answered_at: datetime | None = None,
     phone_line: PhoneLine | None = None,
     agent: VoiceAgent | None = None,
+    direction: str = CallDirection.INBOUND,
     recorded_by: str,
 ) -> Call:
     assert status in TERMINAL_CALL_STATUSES, "a backfilled call is a finished call"
