@@ -170,14 +170,14 @@ SELECT p.action, p.abandons, p.wraps, p.releases, p.agent_id, p.agent_call_sid,
     COALESCE(m.talk_seconds, p.talk_seconds)
 FROM plan AS p LEFT JOIN moved AS m ON m.id = p.id
 """
-# The columns the final SELECT returns after `action` and `abandons`, as Call attributes.
-_STATE_ATTNAMES = (
-    "id",
+# What the status machine reads and writes on a call: the columns status._lock_for_status loads, and those the
+# final SELECT of the statement above returns (after `action` and `abandons`, led by the id) in this order.
+STATE_FIELDS = (
     "call_sid",
     "status",
     "stage",
-    "phone_line_id",
-    "agent_id",
+    "phone_line",
+    "agent",
     "agent_call_sid",
     "last_sequence_number",
     "queued_at",
@@ -186,6 +186,7 @@ _STATE_ATTNAMES = (
     "wait_seconds",
     "talk_seconds",
 )
+_STATE_ATTNAMES = ("id", *(Call._meta.get_field(name).attname for name in STATE_FIELDS))
 
 
 # The status statement's parameters, in the order of PREPARE's $1, $2, ... and their types.

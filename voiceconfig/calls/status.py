@@ -20,6 +20,7 @@ from django.utils import timezone
 from ..models import TERMINAL_CALL_STATUSES, AgentStatus, Call, CallEvent, CallStatus, VoiceAgent
 from . import sql
 from .log import call_log_add, call_log_unknown
+from .sql import STATE_FIELDS
 from .stage import StageEvent, next_stage
 from .timing import recompute_durations
 from .wrapup import agent_start_wrap_up
@@ -32,21 +33,6 @@ STATUS_RANK = {
     CallStatus.IN_PROGRESS: 3,
     **{status: 4 for status in TERMINAL_CALL_STATUSES},
 }
-# What the status machine reads and writes on a call (the columns _lock_for_status loads).
-STATE_FIELDS = (
-    "call_sid",
-    "status",
-    "stage",
-    "phone_line",
-    "agent",
-    "agent_call_sid",
-    "last_sequence_number",
-    "queued_at",
-    "answered_at",
-    "ended_at",
-    "wait_seconds",
-    "talk_seconds",
-)
 # Leg statuses that mean the leg was never answered.
 UNANSWERED = frozenset({CallStatus.NO_ANSWER, CallStatus.BUSY, CallStatus.FAILED, CallStatus.CANCELED})
 
