@@ -33,9 +33,8 @@ from ..models import (
 )
 from .availability import available_agents
 from .log import call_log_add
-from .queue import is_waiting, waiting_calls
-from .stage import StageEvent, next_stage
-from .timing import seconds_between
+from .queue import call_left_queue, is_waiting, waiting_calls
+from .stage import StageEvent
 
 # --- the offer -------------------------------------------------------------------------------------------------
 
@@ -87,13 +86,10 @@ def callback_accept(*, call_sid: str, now: datetime | None = None) -> Callback |
     )
     if not updated:
         return None
-    call.stage = next_stage(call.stage, StageEvent.MESSAGE)
-    call.wait_seconds = seconds_between(call.queued_at, now)
-    call.save(update_fields=["stage", "wait_seconds", "updated_at"])
-    call_log_add(
+    call_left_queue(
         call=call,
-        call_sid=call.call_sid,
-        event=CallEvent.ROUTING,
+        event=StageEvent.MESSAGE,
+        now=now,
         dedupe_key="callback-accepted",
         message="The caller asked to be called back; they keep their place in the queue.",
     )

@@ -88,17 +88,24 @@ def call_leave_queue(*, call_sid: str, stage: str, max_wait_seconds: int, now: d
     if waiting_since and (now - waiting_since).total_seconds() < max_wait_seconds:
         return None
     event = StageEvent.VOICEMAIL if stage == CallStage.VOICEMAIL else StageEvent.MESSAGE
+    target = next_stage(call.stage, event)
+    call_left_queue(
+        call=call,
+        event=event,
+        now=now,
+        dedupe_key=f"left-queue:{target}",
+        message=f"Nobody answered within {max_wait_seconds} s: the caller goes to {target}.",
+    )
+    return call
+
+
+def call_left_queue(*, call: Call, event: str, now: datetime, dedupe_key: str, message: str) -> None:
+    """Record a waiting caller (locked by the caller) leaving the queue: the stage `event` moves it to, the wait
+    it ends, and one routing line on the timeline."""
     call.stage = next_stage(call.stage, event)
     call.wait_seconds = seconds_between(call.queued_at, now)
     call.save(update_fields=["stage", "wait_seconds", "updated_at"])
-    call_log_add(
-        call=call,
-        call_sid=call.call_sid,
-        event=CallEvent.ROUTING,
-        dedupe_key=f"left-queue:{call.stage}",
-        message=f"Nobody answered within {max_wait_seconds} s: the caller goes to {call.stage}.",
-    )
-    return call
+    call_log_add(call=call, call_sid=call.call_sid, event=CallEvent.ROUTING, dedupe_key=dedupe_key, message=message)
 
 
 def call_back_to_queue(*, call: Call, reason: str) -> None:
