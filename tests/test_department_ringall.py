@@ -6,13 +6,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from tests.test_department_routing import department, waiting_call
 from tests.twilio.payloads import sid
 from voiceconfig import calls as call_services
 from voiceconfig.calls.ringall import ring_offers_cancel
-from voiceconfig.models import Call, PhoneLine, RingOffer, VoiceAgent
+from voiceconfig.models import Call, RingOffer, VoiceAgent
 from voicetwilio import gateway
 
 pytestmark = pytest.mark.django_db
@@ -190,22 +189,6 @@ def test_a_ring_all_rings_the_best_level_with_a_free_member(twilio, line, online
     assert sorted(rung_legs(twilio_gateway)) == ["also", "best"]
     waiting_call(twilio)  # both best are ringing: the next caller gets the next level
     assert "worse" in rung_legs(twilio_gateway)
-
-
-def test_the_ring_all_routing_query_count_does_not_grow_with_the_members(twilio, config, online_agent, twilio_gateway):
-    counts = []
-    for size, number in ((3, "+14155550170"), (30, "+14155550171")):
-        agents = [online_agent(f"ra-{size}-{i}") for i in range(size)]
-        line = PhoneLine.objects.create(name=f"L{size}", phone_number=number, config=config)
-        line.default_department = department(f"D{size}", agents, strategy="ring-all")
-        line.save()
-        twilio_gateway.add_participant.reset_mock()
-        with CaptureQueriesContext(connection) as queries:
-            waiting_call(twilio, to=number)
-        assert len(twilio_gateway.add_participant.call_args_list) == size  # every member rung
-        counts.append(len(queries))
-        VoiceAgent.objects.filter(pk__in=[a.pk for a in agents]).update(status="unavailable")
-    assert counts[0] == counts[1]
 
 
 # --- PostgreSQL: two members answering in the same instant ---------------------------------------------------
