@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.db import connection
 
+from tests.conftest import api_client_for
 from tests.test_department_routing import department, waiting_call
 from tests.twilio.payloads import sid
 from voiceconfig import calls as call_services
@@ -244,3 +245,36 @@ def test_two_members_answering_at_once_one_gets_the_caller_the_other_is_hung_up_
     assert double == 0
     assert RingOffer.objects.filter(state="answered").count() == ROUNDS
     assert RingOffer.objects.filter(state="ringing").count() == 0
+
+
+# --- the rung member's console ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def rung_member(twilio, line, online_agent, twilio_gateway):
+    member = online_agent("console")
+    line.default_department = department("Console", [member], strategy="ring-all")
+    line.save()
+    call = waiting_call(twilio)
+    return member, call
+
+
+def test_a_member_rung_by_a_ring_all_sees_the_caller_ringing_in_the_console(rung_member):
+    member, call = rung_member
+    client = api_client_for(member.user)
+
+    body = client.post(f"/voicetwilio/agent/{member.pk}/heartbeats").json()
+
+    assert body["status"] == "ringing"
+    assert body["call"]["callSid"] == call.call_sid and body["call"]["state"] == "ringing"
+
+
+def test_a_member_rung_by_a_ring_all_cannot_choose_another_status_meanwhile(rung_member):
+    member, call = rung_member
+    client = api_client_for(member.user)
+
+    answer = client.post(f"/voicetwilio/agent/{member.pk}/status", {"status": "offline"}, format="json")
+
+    assert answer.status_code == 409, answer.content
+    assert set(answer.json()) >= {"error", "message"}
+    assert status_of(member) == ["ringing"]

@@ -47,6 +47,14 @@ def has_live_offers(call: Call) -> bool:
     return RingOffer.objects.filter(call_id=call.pk, state=LIVE).exists()
 
 
+def ringing_offer_call(*, agent: VoiceAgent) -> Call | None:
+    """The call a ring-all is ringing this agent for (read only for a `ringing` agent: no query otherwise)."""
+    if agent.status != AgentStatus.RINGING:
+        return None
+    offer = RingOffer.objects.filter(agent_id=agent.pk, state=LIVE).select_related("call__phone_line").first()
+    return offer.call if offer is not None else None
+
+
 def ring_all_members(candidates: list[Candidate], ranked: list[int]) -> list[int]:
     """The members a ring-all rings: every free one of the best level that has a free member (levels still
     widen one at a time, as for the other strategies; overflow members count as a worse level)."""
