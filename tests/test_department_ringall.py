@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tests.conftest import api_client_for
 from tests.test_department_routing import department, waiting_call
@@ -141,6 +142,17 @@ def test_the_caller_hanging_up_cancels_every_leg_and_frees_the_members(twilio, r
     assert sorted(c.kwargs["call_sid"] for c in twilio_gateway.end_call.call_args_list) == legs
     assert status_of(*ring_all) == ["available"] * 3
     assert not RingOffer.objects.filter(state="ringing").exists()
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_hang_up_still_costs_one_statement_with_members_ringing(twilio, ring_all, twilio_gateway):
+    call = waiting_call(twilio)
+    with CaptureQueriesContext(connection) as queries:
+        result = call_services.call_apply_status(call_sid=call.call_sid, status="completed")
+
+    assert len(queries) == 1  # the status statement cancels the offers and frees their members itself
+    assert sorted(result.legs_to_cancel) == sorted(leg_of(call, agent) for agent in ring_all)
+    assert status_of(*ring_all) == ["available"] * 3
 
 
 def test_the_maximum_wait_does_not_take_a_caller_away_from_ringing_members(twilio, config, ring_all, twilio_gateway):

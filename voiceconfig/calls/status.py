@@ -96,8 +96,8 @@ def call_apply_status(
             result = StatusResult(call=outcome.call, changed=True, ended=is_terminal(status))
             if outcome.abandoned:
                 result.notes.append(sql.HUNG_UP_WAITING)
-                # Members of a ring-all may be ringing for them: free them, hang their legs up.
-                result.legs_to_cancel.extend(ring_offers_cancel(call=outcome.call))
+                # Members of a ring-all ringing for them were freed by the same statement: hang their legs up.
+                result.legs_to_cancel.extend(outcome.offer_legs)
             if outcome.wraps_up:
                 result.notes.append(sql.WRAPS_UP)
             if outcome.released_agent is not None:
