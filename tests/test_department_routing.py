@@ -162,6 +162,28 @@ def test_the_routing_query_count_does_not_grow_with_the_members(twilio, config, 
     assert counts[0] == counts[1]
 
 
+def test_ringing_all_members_costs_the_same_statements_for_3_or_30_members(
+    twilio, config, online_agent, twilio_gateway
+):
+    counts = []
+    for size, number in ((3, "+14155550170"), (30, "+14155550171")):
+        agents = [online_agent(f"ra-{size}-{i}") for i in range(size)]
+        line = PhoneLine.objects.create(name=f"L{size}", phone_number=number, config=config)
+        line.default_department = department(f"D{size}", agents, strategy="ring-all")
+        line.save()
+        twilio_gateway.add_participant.reset_mock()
+        with Statements() as queries:
+            twilio.incoming(to=number)
+        assert len(twilio_gateway.add_participant.call_args_list) == size  # every member rung
+        counts.append(queries.count)
+        VoiceAgent.objects.filter(pk__in=[a.pk for a in agents]).update(status="unavailable")
+    assert counts[0] == counts[1]
+    # line+config, insert the call, is anyone available, lock the oldest caller, the members, lock the free members
+    # (one statement), insert their offers, members ringing, routing log; then, having rung them: lock the call,
+    # its conference SID, the legs' SIDs (one UPDATE), which offers were cancelled meanwhile
+    assert counts[0] == 13, counts
+
+
 def test_an_incoming_call_rung_to_a_department_member_costs_10_statements(twilio, line, online_agent, twilio_gateway):
     agents = [online_agent(f"m{i}") for i in range(12)]
     line.default_department = department("Pinned", agents)

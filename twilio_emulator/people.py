@@ -8,6 +8,7 @@ follow the previous one. When the steps run out the person stays on the line, an
 """
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,7 @@ ACTIONS = {
     "message",
     "hangup",
     "wait",
+    "pause",  # wall-clock seconds while the emulator's clock stands still: the app's own clock moves on
     "hold",
     "resume",
     "transfer",
@@ -67,6 +69,9 @@ ACTIONS = {
     "record",  # start, pause, resume or stop the call's recording
     "monitor",  # a supervisor: listen, whisper, barge or off
 }
+# A pause holds the whole emulator still in real time: kept short, it is for the app's wall-clock rules
+# (levels widening, overflow) that virtual time never reaches.
+MAX_PAUSE_SECONDS = 30.0
 DEFAULT_MOMENT = {"press": "gather", "say": "gather", "message": "record"}
 
 
@@ -101,6 +106,11 @@ class Step:
         value = raw[action]
         if action == "wait":
             return cls(action="wait", on=on, after=float(raw.get("after", value if value is not True else 0)))
+        if action == "pause":
+            seconds = float(value)
+            if not 0 < seconds <= MAX_PAUSE_SECONDS:
+                raise ValueError(f"pause takes 0 < seconds <= {MAX_PAUSE_SECONDS:g}: {raw!r}")
+            return cls(action="pause", value=seconds, on=on, after=float(raw.get("after", 0)))
         return cls(action=action, value=value, on=on, after=float(raw.get("after", 0)), with_=str(raw.get("with", "")))
 
 
@@ -268,6 +278,11 @@ class Person(Party):
     def act(self, world: "World", call: Call, step: Step) -> None:
         timeline = world.timeline
         if step.action == "wait":
+            return
+        if step.action == "pause":
+            timeline.add(self.name, "act", f"pauses {step.value:g} s of real time (the emulator's clock stands still)")
+            # Not clock.sleep: this thread stays "running", so virtual time cannot move while the app's does.
+            time.sleep(step.value)
             return
         if step.action == "hangup":
             self.hang_up(world, call)

@@ -107,3 +107,42 @@ class DepartmentMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} in {self.department} (level {self.level})"
+
+
+class RingOfferState(models.TextChoices):
+    RINGING = "ringing", "Ringing"
+    ANSWERED = "answered", "Answered: this agent got the caller"
+    CANCELLED = "cancelled", "Cancelled: someone else answered, or the caller left"
+    MISSED = "missed", "Not answered (no-answer, busy, failed)"
+    LOST = "lost", "Answered after someone else"
+
+
+class RingOffer(models.Model):
+    """One leg of a `ring-all` department ringing one member for one waiting caller (issue 16).
+
+    Every free member is rung at once, one offer each; the call keeps no agent until one answers (the leg webhook
+    decides the winner under the call's row lock, calls/ringall.py). An agent has at most one live offer, and an
+    agent with one is `ringing`, so no other call is offered to them meanwhile.
+    """
+
+    call = models.ForeignKey("voiceconfig.Call", on_delete=models.CASCADE, related_name="ring_offers")
+    agent = models.ForeignKey("voiceconfig.VoiceAgent", on_delete=models.CASCADE, related_name="ring_offers")
+    leg_call_sid = models.CharField(max_length=64, blank=True, default="")
+    state = models.CharField(max_length=12, choices=RingOfferState.choices, default=RingOfferState.RINGING)
+    created_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=RingOfferState.values), name="ring_offer_state_valid"),
+            models.UniqueConstraint(
+                fields=["agent"], condition=Q(state=RingOfferState.RINGING), name="one_live_ring_offer_per_agent"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["call"], condition=Q(state=RingOfferState.RINGING), name="ring_offer_live_by_call")
+        ]
+
+    def __str__(self) -> str:
+        return f"offer of call {self.call_id} to agent {self.agent_id} ({self.state})"

@@ -758,7 +758,15 @@ class Callback(models.Model):
 
 # Recordings and supervision (issue 18) live in their own module; imported here so Django registers them.
 # Issue 16's models live in their own module; importing them here is how Django finds them.
-from .department_models import BEST_LEVEL, Department, DepartmentMember, NoAgentsAction, RingStrategy  # noqa: E402, F401
+from .department_models import (  # noqa: E402, F401
+    BEST_LEVEL,
+    Department,
+    DepartmentMember,
+    NoAgentsAction,
+    RingOffer,
+    RingOfferState,
+    RingStrategy,
+)
 from .recording_models import (  # noqa: E402, F401
     ACTIVE_RECORDING_STATES,
     FINAL_RECORDING_STATES,

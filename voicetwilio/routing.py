@@ -72,8 +72,58 @@ def route_waiting_callers(
     match = call_services.call_match_agent(line=line, exclude_agent_ids=exclude_agent_ids, call=call)
     if match is None:
         return None
-    connect_agent(call=match.call, agent=match.agent, request=request)
+    if match.offers:
+        ring_all(call=match.call, offers=match.offers, request=request)
+    else:
+        connect_agent(call=match.call, agent=match.agent, request=request)
     return match.call
+
+
+def ring_all(*, call: Call, offers, request: HttpRequest | None = None) -> None:
+    """Ring every member a ring-all department offered the caller to, at once (their offers are committed).
+
+    Each leg joins without ending the conference on exit, so a member who answers a moment after the winner (and
+    whose leg we then hang up) does not end the caller's call; the winner's leg is switched to end it once it
+    has won (participant callback). Whoever answers first is decided by the leg webhooks (calls/ringall.py).
+    """
+    config = call.phone_line.config if call.phone_line_id else None
+    legs, failed, conference_sid = {}, [], ""
+    for offer in offers:
+        try:
+            participant = gateway.add_participant(
+                conference_name=call.conference_name or call_services.conference_name_for(call.call_sid),
+                to=f"client:{offer.agent.identity}",
+                from_=caller_id_for(call),
+                status_callback_url=webhook_url(
+                    "participant-callback", request, callSid=call.call_sid, agent=offer.agent_id, ringAll=1
+                ),
+                timeout_seconds=config.ring_timeout_seconds if config else 20,
+                label=f"{AGENT_LABEL}-{offer.agent_id}",
+                end_conference_on_exit=False,
+            )
+        except gateway.GatewayError as exc:
+            logger.warning("could not ring agent %s for %s: %s", offer.agent.identity, call.call_sid, exc.message)
+            failed.append(offer.pk)
+            continue
+        legs[offer.pk] = participant.call_sid
+        conference_sid = conference_sid or participant.conference_sid
+    stale = call_services.ring_offers_record(call=call, legs=legs, conference_sid=conference_sid, failed=failed)
+    for leg_sid in stale:  # someone answered (or the caller left) before we knew these legs' SIDs
+        hang_up_quietly(call_sid=leg_sid, why="another member answered the ring-all first")
+
+
+def ring_all_won(*, call: Call, leg_sid: str) -> None:
+    """The leg that answered a ring-all first is the call's agent leg: its leaving now ends the conference, as
+    an ordinary agent leg's does (connect_agent). A failure is logged: the call goes on either way."""
+    if not call.conference_sid:
+        logger.warning("ring-all winner %s on %s: no conference SID yet to update", leg_sid, call.call_sid)
+        return
+    try:
+        gateway.set_participant_ends_conference(
+            conference_sid=call.conference_sid, call_sid=leg_sid, end_conference_on_exit=True
+        )
+    except gateway.GatewayError as exc:
+        logger.warning("could not make %s end the conference on exit: %s", leg_sid, exc.message)
 
 
 def offer_queued_call(*, agent: VoiceAgent, request: HttpRequest | None = None) -> Call | None:

@@ -36,6 +36,7 @@ class GatewayMocks:
     add_participant: mock.Mock
     redirect_call: mock.Mock
     end_call: mock.Mock
+    set_participant_ends_conference: mock.Mock | None = None
 
     def legs(self) -> list[str]:
         return [call.kwargs["to"] for call in self.add_participant.call_args_list]
@@ -52,8 +53,14 @@ def twilio_gateway():
         mock.patch.object(gateway, "add_participant", side_effect=participant) as add_participant,
         mock.patch.object(gateway, "redirect_call") as redirect_call,
         mock.patch.object(gateway, "end_call") as end_call,
+        mock.patch.object(gateway, "set_participant_ends_conference") as ends_conference,
     ):
-        yield GatewayMocks(add_participant=add_participant, redirect_call=redirect_call, end_call=end_call)
+        yield GatewayMocks(
+            add_participant=add_participant,
+            redirect_call=redirect_call,
+            end_call=end_call,
+            set_participant_ends_conference=ends_conference,
+        )
 
 
 @pytest.fixture
@@ -105,10 +112,14 @@ class TwilioDriver:
             **kw,
         )
 
-    def leg(self, call_sid: str, leg_sid: str, status: str, *, agent=None, seq: int | None = None, **kw):
+    def leg(
+        self, call_sid: str, leg_sid: str, status: str, *, agent=None, seq: int | None = None, ring_all=False, **kw
+    ):
         query = {"callSid": call_sid}
         if agent is not None:
             query["agent"] = agent.pk
+        if ring_all:
+            query["ringAll"] = "1"
         return self.post(
             "participant-callback",
             "participant_callback",

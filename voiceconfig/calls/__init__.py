@@ -47,6 +47,7 @@ from .recordings import (
     recordings_past_retention,
 )
 from .reservation import Match, call_attach_agent_leg, call_match_agent, call_offer_to_agent, call_release_agent
+from .ringall import ring_offers_record, ringing_offer_call
 from .stage import StageEvent, call_count_ivr_prompt, call_move_stage, call_start, conference_name_for, next_stage
 from .status import UNANSWERED, StatusResult, call_apply_status, call_note_status, is_terminal
 from .supervision import (
@@ -133,6 +134,8 @@ __all__ = [
     "call_record_hold",
     "call_record_resume",
     "call_release_agent",
+    "ring_offers_record",
+    "ringing_offer_call",
     "call_start",
     "call_store_recording",
     "conference_name_for",

@@ -34,6 +34,7 @@ from ..models import (
 from .availability import available_agents
 from .log import call_log_add
 from .queue import call_left_queue, is_waiting, waiting_calls
+from .ringall import has_live_offers
 from .stage import StageEvent
 
 # --- the offer -------------------------------------------------------------------------------------------------
@@ -79,7 +80,7 @@ def callback_accept(*, call_sid: str, now: datetime | None = None) -> Callback |
     (an agent is ringing for them, or the call ended)."""
     now = now or timezone.now()
     call = Call.objects.select_for_update().filter(call_sid=call_sid).first()
-    if call is None or not is_waiting(call):
+    if call is None or not is_waiting(call) or has_live_offers(call):  # has_live_offers: a ring-all is ringing
         return None
     updated = Callback.objects.filter(call=call, state=CallbackState.OFFERED).update(
         state=CallbackState.WAITING, next_attempt_at=now, updated_at=now

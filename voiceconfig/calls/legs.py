@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from ..models import AgentStatus, Call, CallEvent, CallStage, CallStatus, VoiceAgent
 from .log import call_log_add, call_log_unknown
+from .ringall import ring_offer_leg_event
 from .stage import StageEvent, next_stage
 from .status import STATUS_RANK, UNANSWERED, is_terminal, moves_forward
 from .timing import recompute_durations
@@ -32,6 +33,11 @@ class LegResult:
     unhold_caller: bool = False
     # The call's agent has just answered a live call (an `always` line starts recording now).
     agent_answered: bool = False
+    # A ring-all leg (ringall.py): the other members' legs to cancel once this one won, and whether it won
+    # (its leaving must end the conference now: the edge turns that on).
+    ring_offer: bool = False
+    ring_all_won: bool = False
+    legs_to_cancel: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -46,8 +52,10 @@ def call_apply_leg_event(
     timestamp: datetime | None = None,
     data: dict | None = None,
     transfer_id: int | None = None,
+    ring_offer: bool = False,
 ) -> LegResult:
-    """Apply one call-progress event of a leg added to the call's conference (`transfer_id`: a transfer's leg)."""
+    """Apply one call-progress event of a leg added to the call's conference (`transfer_id`: a transfer's leg;
+    `ring_offer`: a leg of a ring-all, which wins the caller if it answers first)."""
     leg_key = f"leg:{leg_sid}:"
     seq_part = "" if sequence_number is None else f":{sequence_number}"
     call = (
@@ -66,9 +74,13 @@ def call_apply_leg_event(
             message=f"Leg {leg_sid} reported on a call we never saw.",
         )
         return LegResult(call=None)
-    result = LegResult(call=call, status=status)
+    result = LegResult(call=call, status=status, ring_offer=ring_offer)
     fields: set[str] = set()
-    if status in STATUS_RANK:
+    if status in STATUS_RANK and ring_offer and agent_id is not None and call.agent_call_sid != leg_sid:
+        fields = _ring_offer_event(
+            call=call, leg_sid=leg_sid, agent_id=agent_id, status=status, moment=timestamp, result=result
+        )
+    elif status in STATUS_RANK:
         fields = _advance_leg(
             call=call, leg_sid=leg_sid, agent_id=agent_id, status=status, moment=timestamp, result=result
         )
@@ -89,6 +101,20 @@ def call_apply_leg_event(
         recompute_durations(call)
         call.save(update_fields=[*fields, "wait_seconds", "talk_seconds", "updated_at"])
     return result
+
+
+def _ring_offer_event(
+    *, call: Call, leg_sid: str, agent_id: int, status: str, moment: datetime | None, result: LegResult
+) -> set[str]:
+    """A ring-all leg before it is the call's agent leg: the first to answer becomes it, and is answered as any."""
+    now = timezone.now()
+    outcome = ring_offer_leg_event(call=call, leg_sid=leg_sid, agent_id=agent_id, status=status, now=now)
+    result.notes.extend(outcome.notes)
+    result.legs_to_cancel, result.hang_up_leg = outcome.legs_to_cancel, outcome.hang_up_leg
+    if not outcome.won:
+        return set()
+    result.ring_all_won = True
+    return _leg_answered(call=call, agent_id=agent_id, leg_sid=leg_sid, moment=moment or now, now=now, result=result)
 
 
 def _advance_leg(

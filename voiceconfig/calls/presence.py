@@ -15,6 +15,7 @@ from django.utils import timezone
 from ..models import Call, VoiceAgent
 from ..services import StateConflict
 from .availability import is_online
+from .ringall import ringing_offer_call
 
 
 def agent_active_call(*, agent: VoiceAgent, exclude_call_id: int | None = None) -> Call | None:
@@ -41,7 +42,7 @@ def agent_set_status(*, agent: VoiceAgent, status: str) -> VoiceAgent:
 def agent_choose_status(*, agent: VoiceAgent, status: str) -> VoiceAgent:
     """Set the status chosen for the agent; 409 while they have a live call."""
     locked = VoiceAgent.objects.select_for_update().get(pk=agent.pk)
-    live = agent_active_call(agent=locked)
+    live = agent_active_call(agent=locked) or ringing_offer_call(agent=locked)
     if live is not None:
         raise StateConflict(
             f"Agent {locked.identity} is on call {live.call_sid} ({locked.get_status_display()}); "

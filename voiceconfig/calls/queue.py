@@ -16,6 +16,7 @@ from ..models import TERMINAL_CALL_STATUSES, Call, CallEvent, CallStage, Departm
 from .availability import LineMembers
 from .departments import effective_department
 from .log import call_log_add
+from .ringall import has_live_offers, live_offer_exists
 from .stage import StageEvent, call_move_stage, next_stage
 from .status import is_terminal
 from .timing import seconds_between
@@ -30,8 +31,11 @@ def waiting_calls(*, agent: VoiceAgent | None = None) -> QuerySet[Call]:
     their departments (or a department's overflow, or one that lists nobody), else of lines they answer.
 
     The time rules of levels and overflow are checked on the chosen call (departments.may_take)."""
-    queryset = Call.objects.filter(stage=CallStage.QUEUED, agent__isnull=True).exclude(
-        status__in=TERMINAL_CALL_STATUSES
+    # A caller whose ring-all offers are ringing is not matched again meanwhile.
+    queryset = (
+        Call.objects.filter(stage=CallStage.QUEUED, agent__isnull=True)
+        .exclude(status__in=TERMINAL_CALL_STATUSES)
+        .exclude(live_offer_exists())
     )
     if agent is not None:
         by_line = Exists(
@@ -86,6 +90,8 @@ def call_leave_queue(*, call_sid: str, stage: str, max_wait_seconds: int, now: d
     # A caller requeued after a transfer nobody answered gets the full wait again, from the requeue.
     waiting_since = call.requeued_at or call.queued_at
     if waiting_since and (now - waiting_since).total_seconds() < max_wait_seconds:
+        return None
+    if has_live_offers(call):  # members of a ring-all are ringing for them: someone is ringing
         return None
     event = StageEvent.VOICEMAIL if stage == CallStage.VOICEMAIL else StageEvent.MESSAGE
     target = next_stage(call.stage, event)

@@ -5,25 +5,27 @@ requests can never wait on each other in a cycle. The one-active-call-per-agent 
 database. Nothing here talks to Twilio: voicetwilio.routing rings the agent once these transactions commit.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.db.models import Case, IntegerField, Value, When
 from django.utils import timezone
 
-from ..models import AgentStatus, Call, CallEvent, Department, PhoneLine, RingStrategy, VoiceAgent
+from ..models import AgentStatus, Call, CallEvent, Department, PhoneLine, RingOffer, RingStrategy, VoiceAgent
 from .availability import anyone_available, available_agents
 from .departments import department_id_of, effective_department, may_take, pool_for
 from .log import call_log_add
 from .queue import waiting_calls
+from .ringall import ring_all_members, ring_offers_create
 from .strategies import History, rank
 
 
 @dataclass
 class Match:
     call: Call
-    agent: VoiceAgent
+    agent: VoiceAgent | None  # None for a ring-all: `offers` ring every free member at once
+    offers: list[RingOffer] = field(default_factory=list)
 
 
 def agent_reserve(*, call: Call, agent: VoiceAgent, now: datetime) -> bool:
@@ -88,6 +90,9 @@ def _match_in_department(*, department_id: int, exclude_agent_ids, now) -> Match
     department = call.department if call.department_id else call.phone_line.default_department
     pool = pool_for(department=department, call=call, now=now, exclude_agent_ids=exclude_agent_ids)
     ranked = rank(department.strategy, pool.candidates, History(last_agent_position=pool.last_agent_position))
+    if department.strategy == RingStrategy.RING_ALL:
+        offers = ring_offers_create(call=call, agent_ids=ring_all_members(pool.candidates, ranked), now=now)
+        return Match(call=call, agent=None, offers=offers) if offers else None
     agent = _lock_first_free(ranked, now=now)
     if agent is None or not _assign(call=call, agent=agent, now=now):
         return None

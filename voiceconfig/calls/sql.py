@@ -8,6 +8,7 @@ stays ORM. The status statement is PostgreSQL only (on SQLite its caller keeps t
 plain SQL both databases accept.
 """
 
+import dataclasses
 import functools
 import json
 import weakref
@@ -28,6 +29,8 @@ from ..models import (
     Holiday,
     IvrOption,
     PhoneLine,
+    RingOffer,
+    RingOfferState,
     VoiceAgent,
     VoiceConfig,
 )
@@ -60,6 +63,9 @@ class StatusOutcome:
     wraps_up: bool = False  # the agent who talked wraps up
     released_agent: int | None = None  # the agent still ringing, released (their leg to cancel: released_leg)
     released_leg: str = ""
+    offer_legs: list[str] = dataclasses.field(
+        default_factory=list
+    )  # ring-all legs still ringing for a caller who hung up
 
 
 # One round trip for a whole status callback, in autocommit (the statement is its own transaction):
@@ -144,6 +150,20 @@ settled AS (
     FROM plan AS p
     WHERE a.id = p.agent_id AND (p.wraps OR (p.releases AND a.status = %(ringing)s))
 ),
+-- A caller who hangs up while a ring-all rings members for them (ringall.py): the offers are cancelled and
+-- their members free at once; the legs to hang up come back in the final SELECT. Never the call's own agent
+-- (`settled`): a call being rung by offers has none.
+offers_ended AS (
+    UPDATE {offer} AS o SET state = %(offer_cancelled)s, ended_at = %(now)s
+    FROM plan AS p
+    WHERE p.abandons AND o.call_id = p.id AND o.state = %(offer_live)s
+    RETURNING o.agent_id, o.leg_call_sid
+),
+offers_freed AS (
+    UPDATE {agent} AS a SET status = %(available)s, status_changed_at = %(now)s
+    FROM offers_ended AS e
+    WHERE a.id = e.agent_id AND a.status = %(ringing)s
+),
 logged AS (
     INSERT INTO {log} (call_id, call_sid, event, dedupe_key, call_status, message, data, sequence_number,
                        created_at)
@@ -163,6 +183,7 @@ logged AS (
     ON CONFLICT DO NOTHING
 )
 SELECT p.action, p.abandons, p.wraps, p.releases, p.agent_id, p.agent_call_sid,
+    ARRAY(SELECT e.leg_call_sid FROM offers_ended AS e WHERE e.leg_call_sid <> ''),
     p.id, p.call_sid, COALESCE(m.status, p.status), COALESCE(m.stage, p.stage), p.phone_line_id,
     CASE WHEN m.id IS NULL THEN p.agent_id ELSE m.agent_id END, COALESCE(m.agent_call_sid, p.agent_call_sid),
     COALESCE(m.last_sequence_number, p.last_sequence_number), p.queued_at, p.answered_at,
@@ -171,7 +192,8 @@ SELECT p.action, p.abandons, p.wraps, p.releases, p.agent_id, p.agent_call_sid,
 FROM plan AS p LEFT JOIN moved AS m ON m.id = p.id
 """
 # What the status machine reads and writes on a call: the columns status._lock_for_status loads, and those the
-# final SELECT of the statement above returns (after `action` and `abandons`, led by the id) in this order.
+# final SELECT of the statement above returns (after `action`, `abandons` ... and the offers' legs, led by the id)
+# in this order.
 STATE_FIELDS = (
     "call_sid",
     "status",
@@ -215,6 +237,8 @@ _STATUS_EVENT_PARAMS = {
     "data": "jsonb",
     "unknown_event": "text",
     "unknown": "text",
+    "offer_live": "text",
+    "offer_cancelled": "text",
 }
 _PREPARED_NAME = "voice_status_event"
 # Raw DB-API connections on which the status statement is prepared (True), or may be (None: a PREPARE whose
@@ -267,6 +291,7 @@ def _status_event_sql() -> str:
         agent=quote(VoiceAgent._meta.db_table),
         line=quote(PhoneLine._meta.db_table),
         config=quote(VoiceConfig._meta.db_table),
+        offer=quote(RingOffer._meta.db_table),
     )
 
 
@@ -312,13 +337,15 @@ def apply_status_event(
         "wrap_up": AgentStatus.WRAP_UP,
         "on_the_call": list(ON_THE_CALL),
         "unknown": UNKNOWN_CALL,
+        "offer_live": RingOfferState.RINGING,
+        "offer_cancelled": RingOfferState.CANCELLED,
     }
     with connection.cursor() as cursor:
         _execute_status_event(cursor, params)
         row = cursor.fetchone()
     if row is None:
         return StatusOutcome(action=None, call=None)
-    action, abandoned, wraps, releases, agent_id, agent_leg, *values = row
+    action, abandoned, wraps, releases, agent_id, agent_leg, offer_legs, *values = row
     call = Call.from_db(connection.alias, _STATE_ATTNAMES, values)
     return StatusOutcome(
         action=action,
@@ -327,6 +354,7 @@ def apply_status_event(
         wraps_up=wraps,
         released_agent=agent_id if releases else None,
         released_leg=agent_leg if releases else "",
+        offer_legs=list(offer_legs or []),
     )
 
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 from ..models import TERMINAL_CALL_STATUSES, AgentStatus, Call, CallEvent, CallStatus, VoiceAgent
 from . import sql
 from .log import call_log_add, call_log_unknown
+from .ringall import ring_offers_cancel
 from .sql import STATE_FIELDS
 from .stage import StageEvent, next_stage
 from .timing import recompute_durations
@@ -95,6 +96,8 @@ def call_apply_status(
             result = StatusResult(call=outcome.call, changed=True, ended=is_terminal(status))
             if outcome.abandoned:
                 result.notes.append(sql.HUNG_UP_WAITING)
+                # Members of a ring-all ringing for them were freed by the same statement: hang their legs up.
+                result.legs_to_cancel.extend(outcome.offer_legs)
             if outcome.wraps_up:
                 result.notes.append(sql.WRAPS_UP)
             if outcome.released_agent is not None:
@@ -238,6 +241,7 @@ def _finish(*, call: Call, result: StatusResult) -> set[str]:
         call.stage = abandoned
         fields.add("stage")
         result.notes.append(sql.HUNG_UP_WAITING)
+        result.legs_to_cancel.extend(ring_offers_cancel(call=call))  # a ring-all still ringing for them
     if call.agent_id is None:
         return fields
     if call.answered_at is not None and not abandoned:

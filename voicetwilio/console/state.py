@@ -67,6 +67,8 @@ class HeartbeatResultSerializer(AgentStatusResultSerializer):
 def agent_call(agent: VoiceAgent) -> dict | None:
     """The agent's live call as the console shows it, or None."""
     call = Call.objects.active().filter(agent=agent).select_related("phone_line").first()
+    # A ring-all department rings its members before the call has an agent: show the caller ringing them too.
+    call = call or call_services.ringing_offer_call(agent=agent)
     if call is None:
         return None
     # Ringing until the agent's leg is answered: the agent's status says so (a call transferred to this agent

@@ -386,6 +386,7 @@ PARTICIPANT_CALLBACK = WebhookOperation(
     query_parameters=[
         query("callSid", "The caller's CallSid.", required=True),
         query("agent", "The agent rung on this leg (id), absent for a phone number."),
+        query("ringAll", "1 on a leg of a ring-all department: the first such leg to answer gets the caller."),
     ],
 )
 

@@ -179,7 +179,17 @@ def participant_callback(request: HttpRequest) -> str:
         timestamp=params.get_time("Timestamp"),
         data=params.as_dict(CALLBACK_FIELDS),
         transfer_id=_id_param(request, "transfer"),
+        ring_offer=request.GET.get("ringAll") == "1",
     )
+    if result.ring_all_won:
+        routing.ring_all_won(call=result.call, leg_sid=params.get("CallSid"))
+    flow.cancel_rings(result.legs_to_cancel)  # the other members of a ring-all: someone answered first
+    losing_offer = result.ring_offer and not result.ring_all_won and result.call is not None
+    if losing_offer and result.call.agent_call_sid != params.get("CallSid"):
+        # A ring-all leg that is not the call's agent leg: its events concern no transfer and no agent's call.
+        if result.hang_up_leg:
+            routing.hang_up_quietly(call_sid=result.hang_up_leg, why="another member answered the ring-all first")
+        return EMPTY_TWIML
     if result.call is not None and result.status == CallStatus.COMPLETED and agent is not None:
         # An agent who hangs up while the call goes on without them (after a warm transfer) wraps up now.
         call_services.agent_leave_call(call_sid=result.call.call_sid, leg_sid=params.get("CallSid"), agent_id=agent)
