@@ -23,6 +23,7 @@ from voiceconfig.models import (
     CallStatus,
     VoiceAgent,
 )
+from voicetwilio import gateway
 
 CUSTOMER = "+14155550188"
 
@@ -232,3 +233,23 @@ def test_the_database_refuses_a_second_callback_in_progress_for_one_agent(line, 
         else:
             with pytest.raises(IntegrityError), transaction.atomic():
                 Callback.objects.create(next_attempt_at=timezone.now(), **make)
+
+
+def test_an_always_line_records_the_callback_once_the_customer_answers(
+    twilio, line, config, offering, online_agent, twilio_gateway, monkeypatch
+):
+    config.recording_policy = "always"
+    config.save()
+    started = []
+    monkeypatch.setattr(gateway, "start_call_recording", lambda **kw: started.append(kw) or sid("RE", 8))
+    callback = accepted_callback(twilio, line)
+    online_agent("alice")
+    call_command("run_due_callbacks")
+    leg(twilio, callback, "agent", sid("CA", 0xB002), "in-progress")
+    callback.refresh_from_db()
+    assert started == [], "not while only the agent is on the line"
+
+    leg(twilio, callback, "customer", callback.outbound_call.call_sid, "in-progress")
+
+    assert [kw["call_sid"] for kw in started] == [callback.outbound_call.call_sid]
+    assert callback.outbound_call.recordings.get().recording_sid == sid("RE", 8)
