@@ -88,7 +88,7 @@ def _match_in_department(*, department_id: int, exclude_agent_ids, now) -> Match
     department = call.department if call.department_id else call.phone_line.default_department
     pool = pool_for(department=department, call=call, now=now, exclude_agent_ids=exclude_agent_ids)
     ranked = rank(department.strategy, pool.candidates, History(last_agent_position=pool.last_agent_position))
-    agent = _lock_first_free(ranked, now=now)
+    agent = lock_first_free(ranked, now=now)
     if agent is None or not _assign(call=call, agent=agent, now=now):
         return None
     if department.strategy == RingStrategy.ROUND_ROBIN:
@@ -96,7 +96,7 @@ def _match_in_department(*, department_id: int, exclude_agent_ids, now) -> Match
     return Match(call=call, agent=agent)
 
 
-def _lock_first_free(ranked: list[int], *, now) -> VoiceAgent | None:
+def lock_first_free(ranked: list[int], *, now) -> VoiceAgent | None:
     """The best-ranked agent still free whom no other request is taking (one query, whatever the count)."""
     if not ranked:
         return None
