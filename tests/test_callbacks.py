@@ -21,8 +21,11 @@ from voiceconfig.models import (
     CallDirection,
     CallStage,
     CallStatus,
+    Department,
+    DepartmentMember,
     VoiceAgent,
 )
+from voicetwilio import gateway
 
 CUSTOMER = "+14155550188"
 
@@ -232,3 +235,66 @@ def test_the_database_refuses_a_second_callback_in_progress_for_one_agent(line, 
         else:
             with pytest.raises(IntegrityError), transaction.atomic():
                 Callback.objects.create(next_attempt_at=timezone.now(), **make)
+
+
+def test_an_always_line_records_the_callback_once_the_customer_answers(
+    twilio, line, config, offering, online_agent, twilio_gateway, monkeypatch
+):
+    config.recording_policy = "always"
+    config.save()
+    started = []
+    monkeypatch.setattr(gateway, "start_call_recording", lambda **kw: started.append(kw) or sid("RE", 8))
+    callback = accepted_callback(twilio, line)
+    online_agent("alice")
+    call_command("run_due_callbacks")
+    leg(twilio, callback, "agent", sid("CA", 0xB002), "in-progress")
+    callback.refresh_from_db()
+    assert started == [], "not while only the agent is on the line"
+
+    leg(twilio, callback, "customer", callback.outbound_call.call_sid, "in-progress")
+
+    assert [kw["call_sid"] for kw in started] == [callback.outbound_call.call_sid]
+    assert callback.outbound_call.recordings.get().recording_sid == sid("RE", 8)
+
+
+def test_a_callback_is_answered_by_the_callers_department_by_its_levels(
+    twilio, line, offering, online_agent, twilio_gateway
+):
+    call = waiting_call(line=line, n=1, waited=90)
+    alice = online_agent("alice")  # idle longest, answers the line (it lists nobody): the line rule would ring her
+    bob, carol = online_agent("bob"), online_agent("carol")
+    billing = Department.objects.create(name="Billing")
+    DepartmentMember.objects.create(department=billing, agent=bob, level=2, position=0)
+    DepartmentMember.objects.create(department=billing, agent=carol, level=1, position=1)
+    Call.objects.filter(pk=call.pk).update(department=billing)
+    VoiceAgent.objects.filter(pk__in=[alice.pk, bob.pk, carol.pk]).update(status=AgentStatus.UNAVAILABLE)
+    twilio.queue_wait(call.call_sid)
+    twilio.post("callback-choice", "gather", query={"callSid": call.call_sid}, CallSid=call.call_sid, Digits="1")
+    callback = Callback.objects.get(call=call)
+    assert callback.department == billing, "the callback keeps the department the caller waited in"
+    VoiceAgent.objects.filter(pk__in=[alice.pk, bob.pk, carol.pk]).update(status=AgentStatus.AVAILABLE)
+
+    call_command("run_due_callbacks")
+
+    assert twilio_gateway.add_participant.call_args.kwargs["to"] == "client:carol", "best level first"
+    callback.refresh_from_db()
+    assert callback.agent == carol
+    assert VoiceAgent.objects.get(pk=alice.pk).status == AgentStatus.AVAILABLE
+
+
+def test_a_departments_callback_waits_while_only_non_members_are_free(
+    twilio, line, offering, online_agent, twilio_gateway
+):
+    callback = accepted_callback(twilio, line)  # nobody free while they waited
+    billing = Department.objects.create(name="Billing")
+    DepartmentMember.objects.create(
+        department=billing, agent=online_agent("bob", status=AgentStatus.UNAVAILABLE), level=1
+    )
+    Callback.objects.filter(pk=callback.pk).update(department=billing)
+    online_agent("alice")  # free, but not in Billing
+
+    call_command("run_due_callbacks")
+
+    twilio_gateway.add_participant.assert_not_called()
+    callback.refresh_from_db()
+    assert callback.state == CallbackState.WAITING and callback.agent is None

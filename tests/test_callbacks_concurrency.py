@@ -31,7 +31,10 @@ from voiceconfig.models import (
     CallbackState,
     CallStage,
     CallStatus,
+    Department,
+    DepartmentMember,
     PhoneLine,
+    RingStrategy,
     VoiceAgent,
     VoiceConfig,
 )
@@ -44,11 +47,18 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
-@pytest.fixture
-def fifty_due_callbacks(transactional_db, make_agent):
+@pytest.fixture(params=["line", "department"])
+def fifty_due_callbacks(request, transactional_db, make_agent):
+    """The callbacks of one line; or of a department (its strategy ranks the same five agents for every host, the
+    hardest case for "never one agent twice")."""
     config = VoiceConfig.objects.create(name="Callbacks", wrap_up_seconds=0)
     line = PhoneLine.objects.create(name="Main", phone_number="+14155550100", config=config)
     agents = [make_agent(f"cbagent{n}") for n in range(AGENTS)]
+    department = None
+    if request.param == "department":
+        department = Department.objects.create(name="Sales", strategy=RingStrategy.LINEAR)
+        for n, agent in enumerate(agents):
+            DepartmentMember.objects.create(department=department, agent=agent, level=1, position=n)
     now = timezone.now()
     for n in range(CALLBACKS):
         call = Call.objects.create(
@@ -63,6 +73,7 @@ def fifty_due_callbacks(transactional_db, make_agent):
         Callback.objects.create(
             call=call,
             phone_line=line,
+            department=department,
             customer_number=call.from_number,
             state=CallbackState.WAITING,
             queued_at=call.queued_at,

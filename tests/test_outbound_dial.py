@@ -231,3 +231,29 @@ def test_an_unknown_softphone_identity_is_told_and_nothing_is_dialled(twilio, db
 
     assert "belongs to no agent" in said(root)
     twilio_gateway.add_participant.assert_not_called()
+
+
+@pytest.mark.parametrize("policy, recorded", [("always", True), ("on-demand", False), ("off", False)])
+def test_an_always_line_records_the_outbound_call_from_the_customers_answer(
+    twilio, dialer, config, twilio_gateway, monkeypatch, policy, recorded
+):
+    config.recording_policy = policy
+    config.save()
+    started = []
+    monkeypatch.setattr(gateway, "start_call_recording", lambda **kw: started.append(kw) or sid("RE", 7))
+    dial(twilio, US_NUMBER)
+    call = Call.objects.get(agent_call_sid=AGENT_LEG)
+    assert started == [], "nothing is recorded while the customer's phone rings"
+
+    for seq in (1, 2):  # Twilio delivering the answer twice starts one recording
+        twilio.post(
+            "outbound-status",
+            "status_callback",
+            query={"agentLeg": AGENT_LEG},
+            CallSid=call.call_sid,
+            CallStatus="in-progress",
+            SequenceNumber=seq,
+        )
+
+    assert [kw["call_sid"] for kw in started] == ([call.call_sid] if recorded else [])
+    assert call.recordings.filter(recording_sid=sid("RE", 7)).exists() == recorded

@@ -101,3 +101,16 @@ def run_manage(*args: str, env: dict[str, str]) -> None:
         check=True,
         stdout=subprocess.DEVNULL,
     )
+
+
+def manage_output(*args: str, env: dict[str, str]) -> str:
+    """`manage.py <args>` in a subprocess with `env`, as a scheduler runs it; its output (stdout and stderr)."""
+    done = subprocess.run(
+        [sys.executable, str(BASE_DIR / "manage.py"), *args],
+        cwd=BASE_DIR,
+        env={**os.environ, "DJANGO_DEBUG": "1", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return (done.stdout + done.stderr).strip() + ("" if done.returncode == 0 else f" (exit {done.returncode})")

@@ -63,6 +63,9 @@ class Call:
     sequence: int = 0
     timeout: int = 60
     caller_name: str = ""
+    # Request parameters of a softphone's call beyond the standard ones: ApplicationSid and the custom parameters
+    # the SDK's `Device.connect({params})` sent (To, line, ...), on every request about the call.
+    extra_params: dict[str, str] = field(default_factory=dict)
     # Steering from outside the leg's own thread (REST requests, the person on the line).
     redirect: tuple[str, str, str] | None = None  # ("url", url, method) or ("twiml", xml, "")
     hangup: str | None = None  # why the leg must end: party, api, twiml, conference, ...

@@ -341,14 +341,19 @@ class Person(Party):
 
     @staticmethod
     def customer_call_sid(world: "World", call: Call) -> str:
-        """The caller's CallSid, as the console knows it: the inbound leg in the agent's conference."""
+        """The caller's CallSid, as the console knows it: the inbound leg in the agent's conference, or the customer
+        the agent dialled."""
         with world.lock:
             if call.conference_sid and call.conference_sid in world.conferences:
                 conference = world.conferences[call.conference_sid]
-                for participant in conference.present():
-                    other = world.calls.get(participant.call_sid)
-                    if other is not None and other.direction == "inbound":
+                others = [world.calls.get(p.call_sid) for p in conference.present() if p.call_sid != call.sid]
+                for other in others:
+                    if other is not None and other.direction == "inbound" and not other.from_.startswith("client:"):
                         return other.sid
+                # A call the agent placed (click-to-dial, a callback): the customer is the leg labelled "caller".
+                for participant in conference.present():
+                    if participant.label == "caller" and participant.call_sid != call.sid:
+                        return participant.call_sid
             if call.parent_sid:
                 return call.parent_sid
             inbound = [c for c in world.calls.values() if c.direction == "inbound" and not c.ended]

@@ -23,6 +23,8 @@ final call record, its CallLog timeline and every agent's state back from the ap
 
 import json
 import string
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -66,6 +68,37 @@ class Scenario:
     setup: dict[str, Any]
     max_seconds: float
     path: str = ""
+    # An agent's softphone call instead of a caller dialling the line (issue 19's click-to-dial).
+    dial: "DialSpec | None" = None
+    # What happens once the first call is over: agents' statuses, then a scheduler's runs of a command.
+    then: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DialSpec:
+    """`dial: {agent: alice, to: "+14155550142", line: "+14155550117", checkFirst: true, steps: [...]}`.
+
+    As the console does: ask `POST /voicetwilio/dial/check` first (a refusal is shown and nothing is dialled), then
+    the softphone calls out with the custom parameters To and line. `checkFirst: false` is a softphone that dials
+    without asking (the voice request's own guard must refuse). `steps` are the agent's on that call."""
+
+    agent: str
+    to: str
+    line: str = ""
+    check_first: bool = True
+    steps: list[Step] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, spec: Any) -> "DialSpec":
+        if not isinstance(spec, dict) or not spec.get("agent") or "to" not in spec:
+            raise ValueError(f"dial needs an agent and a number to call (to): {spec!r}")
+        return cls(
+            agent=str(spec["agent"]),
+            to=str(spec["to"]),
+            line=str(spec.get("line") or ""),
+            check_first=bool(spec.get("checkFirst", True)),
+            steps=[Step.parse(step) for step in spec.get("steps") or []],
+        )
 
 
 def _template_values() -> dict[str, str]:
@@ -134,9 +167,29 @@ def parse(data: dict, *, path: str = "") -> Scenario:
             setup=dict(data.get("setup") or {}),
             max_seconds=float(data.get("maxSeconds", 900)),
             path=path,
+            dial=DialSpec.parse(data["dial"]) if data.get("dial") else None,
+            then=_then(data.get("then")),
         )
     except (ValueError, TypeError, AttributeError) as exc:
         raise ScenarioError(f"{path or 'scenario'}: {exc}") from exc
+
+
+THEN_KEYS = {"agents", "scheduler"}
+
+
+def _then(spec: Any) -> dict[str, Any]:
+    """`then: {agents: {alice: available}, scheduler: {command: run_due_callbacks, runs: 2, pause: 11}}`."""
+    if not spec:
+        return {}
+    if not isinstance(spec, dict) or set(spec) - THEN_KEYS:
+        raise ValueError(f"then: a mapping with {sorted(THEN_KEYS)}: {spec!r}")
+    scheduler = spec.get("scheduler")
+    if scheduler is not None:
+        if not isinstance(scheduler, dict) or not scheduler.get("command"):
+            raise ValueError(f"then.scheduler needs a command: {scheduler!r}")
+        if int(scheduler.get("runs", 1)) < 1 or float(scheduler.get("pause", 0)) < 0:
+            raise ValueError(f"then.scheduler: runs >= 1 and pause >= 0: {scheduler!r}")
+    return dict(spec)
 
 
 def load(path: str | Path) -> Scenario:
@@ -160,6 +213,7 @@ class Result:
     logs: list[dict] = field(default_factory=list)
     agents: dict[str, dict] = field(default_factory=dict)
     finished: bool = True
+    callbacks: list[dict] = field(default_factory=list)  # the call's queued callbacks (issue 19)
 
     @property
     def errors(self) -> list[Entry]:
@@ -211,11 +265,15 @@ class Runner:
         *,
         app_url: str,
         admin: tuple[str, str] = DEMO_ADMIN,
+        run_command: Callable[[str], str] | None = None,
     ):
         self.world = world
         self.app = AppClient(app_url)
         self.admin = admin
         self._admin_token = ""
+        # Runs one of the app's management commands against the app's database (what a scheduler would run,
+        # `then.scheduler`), returning its output.
+        self.run_command = run_command
 
     # --- the app, as admin ------------------------------------------------------------------
     def admin_token(self) -> str:
@@ -273,7 +331,10 @@ class Runner:
                 if "config" not in line:
                     raise ScenarioError(f"setup: line {scenario.line} does not exist and no config was given")
                 self._admin("POST", "/voiceconfig/phonelines", line)
-        for username, status in (setup.get("agents") or {}).items():
+        self.set_statuses(setup.get("agents") or {}, agents, consoles)
+
+    def set_statuses(self, statuses: dict[str, str], agents: dict[str, dict], consoles: dict[str, Console]) -> None:
+        for username, status in statuses.items():
             if username not in agents:
                 raise ScenarioError(f"setup: no voice agent named {username!r}")
             console = consoles.get(username) or Console(self.app, username=username, password=DEMO_AGENT_PASSWORD)
@@ -324,8 +385,59 @@ class Runner:
         self.supervisors = [
             (people[f"client:{name}"], spec.supervise) for name, spec in scenario.agents.items() if spec.supervise
         ]
+        if scenario.dial is not None:
+            if f"client:{scenario.dial.agent}" not in people:
+                raise ScenarioError(f"dial: {scenario.dial.agent} must be one of the scenario's agents")
+            people[f"client:{scenario.dial.agent}"].steps = scenario.dial.steps
         caller = Person(scenario.caller_name, steps=scenario.caller_steps, patience_alone=scenario.caller_patience)
         return caller, consoles
+
+    def place_dial(self, dial: DialSpec, consoles: dict[str, Console]):
+        """The agent dials from the console: the guard asked first (as dialer.js does), then the softphone."""
+        world = self.world
+        params = {"To": dial.to}
+        if dial.line:
+            found = self.app.get_all(
+                "/voiceconfig/phonelines", token=self.admin_token(), params={"phoneNumber": dial.line}
+            )
+            if not found:
+                raise ScenarioError(f"dial: no line {dial.line}")
+            params["line"] = str(found[0]["id"])
+        if dial.check_first:
+            body = {"to": dial.to, "line": int(params["line"]) if "line" in params else None}
+            reply = consoles[dial.agent].post("/voicetwilio/dial/check", body)
+            if not reply.ok:
+                data = reply.data if isinstance(reply.data, dict) else {}
+                if reply.status != 400 or data.get("error") != "dial_refused":
+                    raise ScenarioError(f"dial: the console's check answered {reply.status}: {reply.data}")
+                # What the agent reads in the console; nothing is dialled.
+                world.timeline.add(dial.agent, "console", f"console: dial refused: {data.get('message')}")
+                return None
+            world.timeline.add(dial.agent, "console", f"console: POST /voicetwilio/dial/check -> {reply.status}")
+        party = world.directory.party_for(f"client:{dial.agent}")
+        return world.place_client_call(identity=dial.agent, params=params, party=party)
+
+    def then(self, spec: dict[str, Any], first_call, consoles: dict[str, Console]) -> None:
+        """Once the first call is over and nothing is in flight: agents' statuses, then the scheduler's runs."""
+        world = self.world
+        world.clock.wait(lambda: first_call.ended and world.settled())
+        try:
+            self.set_statuses(spec.get("agents") or {}, self.agents_by_username(), consoles)
+            scheduler = spec.get("scheduler") or {}
+            for run in range(int(scheduler.get("runs", 1)) if scheduler else 0):
+                world.clock.wait(world.settled)
+                if run and scheduler.get("pause"):
+                    # The app's clock is real (a callback's retry delay): let real time pass, with nothing in flight.
+                    time.sleep(float(scheduler["pause"]))
+                self.run_scheduled(str(scheduler["command"]))
+        except (ScenarioError, AppApiError) as exc:
+            world.timeline.add("scenario", "error", f"then: {exc}")
+
+    def run_scheduled(self, command: str) -> None:
+        if self.run_command is None:
+            raise ScenarioError(f"this runner cannot run manage.py {command} (no run_command)")
+        output = self.run_command(command).strip()
+        self.world.timeline.add("scheduler", "note", f"manage.py {command}: {output}")
 
     def quiet(self) -> bool:
         return self.world.idle()
@@ -340,7 +452,12 @@ class Runner:
                 "scenario", "note", f"{scenario.name}" + (f": {scenario.description}" if scenario.description else "")
             )
             self.apply_setup(scenario, consoles)
-            call = world.place_inbound_call(from_=scenario.caller_from, to=scenario.line, party=caller)
+            if scenario.dial is not None:
+                call = self.place_dial(scenario.dial, consoles)
+            else:
+                call = world.place_inbound_call(from_=scenario.caller_from, to=scenario.line, party=caller)
+            if call is not None and scenario.then:
+                world.spawn(lambda: self.then(scenario.then, call, consoles), name="scenario-then")
             for supervisor, steps in self.supervisors:
                 # Acting on the caller's call from their console, not on a call of their own: no lingering.
                 world.spawn(
@@ -356,17 +473,40 @@ class Runner:
                             live.hangup = "emulator-stopped"
                     world.changed()
                 clock.wait(self.quiet, 120)
-        result = Result(scenario=scenario, call_sid=call.sid, entries=list(world.timeline.entries), finished=finished)
+        call_sid = self.customer_leg(call) if scenario.dial is not None else call.sid
+        result = Result(scenario=scenario, call_sid=call_sid, entries=list(world.timeline.entries), finished=finished)
         self.collect(result)
         return result
+
+    def customer_leg(self, agent_leg) -> str:
+        """A click-to-dial call is stored under the customer's leg (the party hold and transfer act on), once dialled;
+        a refused one under the agent's leg; one the console refused has no call at all."""
+        if agent_leg is None:
+            return ""
+        with self.world.lock:
+            dialled = [
+                c
+                for c in self.world.calls.values()
+                if c.direction == "outbound-api" and c.to == agent_leg.to and c.created_at >= agent_leg.created_at
+            ]
+        return dialled[0].sid if dialled else agent_leg.sid
 
     def collect(self, result: Result) -> None:
         try:
             token = self.admin_token()
-            calls = self.app.get_all("/voiceconfig/calls", token=token, params={"callSid": result.call_sid})
+            calls = (
+                self.app.get_all("/voiceconfig/calls", token=token, params={"callSid": result.call_sid})
+                if result.call_sid
+                else []
+            )
             result.call = calls[0] if calls else None
             if result.call:
                 result.logs = self.app.get_all("/voiceconfig/calllogs", token=token, params={"call": result.call["id"]})
+                result.callbacks = [
+                    row
+                    for row in self.app.get_all("/voiceconfig/callbacks", token=token)
+                    if row["call"] == result.call["id"]
+                ]
             result.agents = self.agents_by_username()
         except AppApiError as exc:
             result.entries.append(Entry(self.world.now(), "scenario", "error", f"reading the results failed: {exc}"))

@@ -136,6 +136,11 @@ class World:
         with self.lock:
             return self._active == 0 and not self._callbacks and not self._sending
 
+    def settled(self) -> bool:
+        """No call is live and every callback was delivered (a scenario's scheduler runs only then)."""
+        with self.lock:
+            return all(call.ended for call in self.calls.values()) and not self._callbacks and not self._sending
+
     def spawn(self, target: Callable[[], None], *, name: str) -> None:
         """Start a leg's or a person's thread; the world is idle again only once it has finished."""
 
@@ -221,6 +226,9 @@ class World:
             params["ParentCallSid"] = call.parent_sid
         if call.caller_name:
             params["CallerName"] = call.caller_name
+        params.update(call.extra_params)
+        if not params["Called"]:
+            params.pop("CalledCountry", None)  # a softphone's call has no number called
         return params
 
     def set_status(self, call: Call, status: str) -> None:
@@ -522,6 +530,37 @@ class World:
             caller_name=caller_name,
         )
         self.timeline.add(party.name, "dial", f"dials {to} from {from_} ({call.sid})", call=call.sid)
+        party.dialing(self, call)
+        self.spawn(Leg(self, call).run_inbound, name=f"leg-{call.sid[:8]}")
+        return call
+
+    def place_client_call(self, *, identity: str, params: dict[str, str], party: "Party", app_sid: str = "") -> Call:
+        """An agent's softphone places a call (Voice SDK `Device.connect({params})`): Twilio asks the TwiML
+        application's VoiceUrl, signed like any webhook. As at Twilio the leg is `inbound`, From and Caller are
+        `client:<identity>`, Called is empty, and the SDK's custom parameters (`To`, ...) come as form fields."""
+        from .leg import Leg
+
+        with self.lock:
+            application = self.applications.get(app_sid) if app_sid else next(iter(self.applications.values()), None)
+        if application is None:
+            raise ValueError(f"no TwiML application {app_sid!r} on this account")
+        client = f"client:{identity}"
+        call = self.new_call(
+            from_=client,
+            to=params.get("To", ""),
+            direction="inbound",
+            who=party.name,
+            party=party,
+            url=application.voice_url,
+            method=application.voice_method or "POST",
+            fallback_url=application.voice_fallback_url,
+            fallback_method=application.voice_fallback_method or "POST",
+            status_callback=application.status_callback,
+            status_callback_method=application.status_callback_method or "POST",
+            status_callback_events={"completed"},
+            extra_params={"ApplicationSid": application.sid, "Called": "", **params},
+        )
+        self.timeline.add(party.name, "dial", f"softphone calls {call.to or '(no To)'} ({call.sid})", call=call.sid)
         party.dialing(self, call)
         self.spawn(Leg(self, call).run_inbound, name=f"leg-{call.sid[:8]}")
         return call

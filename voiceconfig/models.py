@@ -722,6 +722,11 @@ class Callback(models.Model):
 
     call = models.OneToOneField(Call, on_delete=models.CASCADE, related_name="callback")
     phone_line = models.ForeignKey(PhoneLine, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # The department the caller waited in (the call's, else the line's default): its members call them back, by
+    # its strategy and levels. Empty: the line's agents.
+    department = models.ForeignKey(
+        "voiceconfig.Department", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     customer_number = models.CharField(max_length=16, validators=[validate_e164])
     state = models.CharField(max_length=20, choices=CallbackState.choices, default=CallbackState.WAITING)
     # The caller's place: when they started waiting on the original call.

@@ -13,10 +13,9 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from voiceconfig import calls as call_services
 from voiceconfig.calls import callbacks as callback_services
-from voiceconfig.calls import outbound as outbound_services
 from voiceconfig.models import Call, Callback, CallStatus
 
-from . import gateway, twiml
+from . import gateway, outbound, twiml
 from .links import webhook_url
 from .webhooks import flow
 
@@ -140,10 +139,13 @@ def dial_customer(request: HttpRequest, callback: Callback) -> None:
     )
 
 
-def customer_leg_event(*, callback_id: int, leg_sid: str, status: str, sequence_number, timestamp, data) -> None:
+def customer_leg_event(
+    request: HttpRequest | None, *, callback_id: int, leg_sid: str, status: str, sequence_number, timestamp, data
+) -> None:
     if status == CallStatus.IN_PROGRESS:
         callback_services.callback_customer_answered(callback_id=callback_id)
-        outbound_services.outbound_record_answered(call_sid=leg_sid)
+        # Talk time starts, and an `always` line records from now (as a click-to-dial call does).
+        outbound.customer_answered(request, customer_leg_sid=leg_sid)
     elif status in UNANSWERED:
         moved = callback_services.callback_customer_unanswered(
             callback_id=callback_id, reason=f"the customer did not answer ({status})"

@@ -16,7 +16,7 @@ from voiceconfig import calls as call_services
 from voiceconfig.calls import outbound as outbound_services
 from voiceconfig.models import CallStatus, VoiceAgent
 
-from . import gateway, twiml
+from . import gateway, recording, twiml
 from .links import webhook_url
 from .twiml import Prompt
 
@@ -104,12 +104,27 @@ def agent_in_conference(conference_name: str, *, record: bool = False, recording
     return response.to_xml()
 
 
+def customer_answered(request: HttpRequest | None, *, customer_leg_sid: str) -> None:
+    """The customer picked up: talk time starts, and an `always` line records from now, as when an agent answers
+    an inbound caller (docs/recording.md)."""
+    call = outbound_services.outbound_record_answered(call_sid=customer_leg_sid)
+    if call is not None:
+        recording.start_if_always(call=call, request=request)
+
+
 def customer_status(
-    *, agent_leg_sid: str, customer_leg_sid: str, status: str, sequence_number, timestamp, data
+    request: HttpRequest | None,
+    *,
+    agent_leg_sid: str,
+    customer_leg_sid: str,
+    status: str,
+    sequence_number,
+    timestamp,
+    data,
 ) -> None:
     """A status callback of the customer's leg: Twilio's status machine, plus the answer that starts talk time."""
     if status == CallStatus.IN_PROGRESS:
-        outbound_services.outbound_record_answered(call_sid=customer_leg_sid)
+        customer_answered(request, customer_leg_sid=customer_leg_sid)
     result = call_services.call_apply_status(
         call_sid=customer_leg_sid,
         status=status,

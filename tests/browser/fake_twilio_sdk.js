@@ -1,7 +1,8 @@
 // A stand-in for the Twilio Voice JS SDK bundle, served in its place by the browser tests: Twilio cannot be
 // reached from here, so an incoming call is rung by the test through window.__fakeTwilio.ring(parameters).
-// It implements only what the console uses: Device(token, options), on, register, destroy, updateToken, and
-// calls with parameters, on, accept, reject and disconnect.
+// It implements only what the console uses: Device(token, options), on, register, destroy, updateToken, connect
+// (an outgoing call: its params are kept in window.__fakeTwilio.connected), and calls with parameters, on,
+// accept, reject and disconnect.
 (function () {
   function Emitter() {
     this._handlers = {};
@@ -52,6 +53,12 @@
     }, 0);
     return Promise.resolve();
   };
+  Device.prototype.connect = function (options) {
+    var call = new Call((options && options.params) || {});
+    window.__fakeTwilio.connected.push(call.parameters);
+    this.calls = [call];
+    return Promise.resolve(call);
+  };
   Device.prototype.destroy = function () {};
   Device.prototype.updateToken = function (token) {
     this.token = token;
@@ -60,6 +67,7 @@
   window.__fakeTwilio = {
     device: null,
     calls: [],
+    connected: [],
     ring: function (parameters) {
       var call = new Call(parameters);
       this.calls.push(call);

@@ -4,6 +4,8 @@ Click-to-dial: the customer dialled into the agent's conference with the line's 
 the agent rung first, then the customer, each leg reporting to its callback URL.
 """
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.utils import timezone
 
@@ -87,3 +89,75 @@ def test_a_callback_rings_the_agent_then_dials_the_customer_from_the_line(twilio
     assert dial.params()["To"] == "+14155550188" and dial.params()["From"] == line.phone_number
     assert dial.params()["EndConferenceOnExit"] == "true"
     assert "leg=customer" in dial.params()["StatusCallback"]
+
+
+def calls_path(call_sid: str, tail: str = "") -> str:
+    return f"/2010-04-01/Accounts/{settings.TWILIO_ACCOUNT_SID}/Calls/{call_sid}{tail}.json"
+
+
+def test_a_customer_who_never_answers_hangs_up_the_agents_lone_leg(twilio_mock, client, online_agent, line):
+    line.agents.add(online_agent("alice"))
+    driver = TwilioDriver(client)
+    driver.post("voice", "voice", CallSid=AGENT_LEG, From="client:alice", Caller="client:alice", To="+14155550142")
+    customer = Call.objects.get(agent_call_sid=AGENT_LEG).call_sid
+    twilio_mock.clear()
+
+    driver.post(
+        "outbound-status",
+        "status_callback",
+        query={"agentLeg": AGENT_LEG},
+        CallSid=customer,
+        CallStatus="no-answer",
+        SequenceNumber=3,
+    )
+
+    hang_up = only_exchange(twilio_mock)
+    assert (hang_up.method, hang_up.path, hang_up.params()) == ("POST", calls_path(AGENT_LEG), {"Status": "completed"})
+
+
+def test_an_always_line_records_the_customers_leg_once_they_answer(twilio_mock, client, online_agent, line, config):
+    config.recording_policy = "always"
+    config.save()
+    line.agents.add(online_agent("alice"))
+    driver = TwilioDriver(client)
+    driver.post("voice", "voice", CallSid=AGENT_LEG, From="client:alice", Caller="client:alice", To="+14155550142")
+    customer = Call.objects.get(agent_call_sid=AGENT_LEG).call_sid
+    twilio_mock.clear()
+
+    driver.post(
+        "outbound-status",
+        "status_callback",
+        query={"agentLeg": AGENT_LEG},
+        CallSid=customer,
+        CallStatus="in-progress",
+        SequenceNumber=2,
+    )
+
+    record = only_exchange(twilio_mock)
+    assert record.path == calls_path(customer, "/Recordings")
+    assert record.params()["RecordingChannels"] == "dual"
+    assert "/voicetwilio/recordingcallback?" in record.params()["RecordingStatusCallback"]
+
+
+def test_a_caller_who_waited_long_enough_is_redirected_to_the_offer(twilio_mock, client, line, config):
+    config.callback_offer_after_seconds = 60
+    config.save()
+    call = Call.objects.create(
+        call_sid=sid("CA", 2),
+        from_number="+14155550188",
+        to_number=line.phone_number,
+        phone_line=line,
+        status=CallStatus.IN_PROGRESS,
+        stage=CallStage.QUEUED,
+        conference_name=f"call-{sid('CA', 2)}",
+        queued_at=timezone.now() - timedelta(seconds=90),
+    )
+
+    TwilioDriver(client).queue_wait(call.call_sid)
+
+    redirect = only_exchange(twilio_mock)
+    assert redirect.path == calls_path(call.call_sid)
+    assert redirect.params() == {
+        "Url": f"http://testserver/voicetwilio/callbackoffer?callSid={call.call_sid}",
+        "Method": "POST",
+    }

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from twilio_emulator import scenario as scenarios
-from twilio_emulator.appserver import AppServer, free_port, run_manage
+from twilio_emulator.appserver import AppServer, free_port, manage_output, run_manage
 from twilio_emulator.factory import Credentials, build
 from twilio_emulator.rest import EmulatorServer
 
@@ -128,7 +128,13 @@ def e2e_stack(tmp_path_factory) -> Stack:
     )
     try:
         app.start()
-        yield Stack(runner=scenarios.Runner(emulator.world, app_url=app.url), emulator=emulator, app=app)
+        # What a scheduler (cron) runs beside the app: its commands on the app's database, against the emulator,
+        # with the app's public URL for the webhooks they give Twilio.
+        command_env = {**env, **credentials.env(emulator.url), "TWILIO_WEBHOOK_BASE_URL": app.url}
+        runner = scenarios.Runner(
+            emulator.world, app_url=app.url, run_command=lambda name: manage_output(name, env=command_env)
+        )
+        yield Stack(runner=runner, emulator=emulator, app=app)
     finally:
         app.stop()
         emulator.stop()

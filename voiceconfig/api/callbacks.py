@@ -39,6 +39,7 @@ class CallbackSerializer(serializers.ModelSerializer):
             "call",
             "call_sid",
             "phone_line",
+            "department",
             "customer_number",
             "state",
             "queued_at",

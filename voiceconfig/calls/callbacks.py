@@ -29,13 +29,18 @@ from ..models import (
     CallEvent,
     CallStage,
     CallStatus,
+    Department,
+    RingStrategy,
     VoiceAgent,
 )
 from .availability import available_agents
+from .departments import department_id_of, pool_for
 from .log import call_log_add
 from .queue import call_left_queue, is_waiting, waiting_calls
+from .reservation import lock_first_free
 from .ringall import has_live_offers
 from .stage import StageEvent
+from .strategies import History, rank
 
 # --- the offer -------------------------------------------------------------------------------------------------
 
@@ -56,6 +61,7 @@ def callback_offer(*, call: Call, now: datetime | None = None) -> bool:
             Callback.objects.create(
                 call=call,
                 phone_line=call.phone_line,
+                department_id=department_id_of(call),
                 customer_number=call.from_number[:16],
                 state=CallbackState.OFFERED,
                 queued_at=call.queued_at or now,
@@ -132,8 +138,9 @@ def callback_claim_due(*, now: datetime | None = None) -> CallbackClaim | None:
     Commits the agent as ringing and the callback as ringing_agent; the caller rings the agent through Twilio.
     """
     now = now or timezone.now()
-    for callback in due_callbacks(now=now).select_for_update(skip_locked=True)[:5]:
-        agent = available_agents(line=callback.phone_line, now=now).select_for_update(skip_locked=True).first()
+    due = due_callbacks(now=now).select_related("phone_line", "department", "call")
+    for callback in due.select_for_update(skip_locked=True, of=("self",))[:5]:
+        agent = _free_agent_for(callback, now=now)
         if agent is None:
             continue
         attempt = callback.attempts + 1
@@ -147,6 +154,20 @@ def callback_claim_due(*, now: datetime | None = None) -> CallbackClaim | None:
         _log(callback, f"Attempt {attempt}: ringing agent {agent} first.")
         return CallbackClaim(callback=callback, agent=agent)
     return None
+
+
+def _free_agent_for(callback: Callback, *, now: datetime) -> VoiceAgent | None:
+    """Lock (SKIP LOCKED) the agent to ring: the best free member of the callback's department by its strategy,
+    levels and overflow (measured from the caller's original wait), else the longest idle agent of its line."""
+    department = callback.department
+    if department is None:
+        return available_agents(line=callback.phone_line, now=now).select_for_update(skip_locked=True).first()
+    pool = pool_for(department=department, call=callback.call, now=now)
+    history = History(last_agent_position=pool.last_agent_position)
+    agent = lock_first_free(rank(department.strategy, pool.candidates, history), now=now)
+    if agent is not None and department.strategy == RingStrategy.ROUND_ROBIN:
+        Department.objects.filter(pk=department.pk).update(last_agent=agent)
+    return agent
 
 
 def callback_record_agent_leg(*, callback: Callback, leg_sid: str) -> None:

@@ -93,7 +93,7 @@ def _match_in_department(*, department_id: int, exclude_agent_ids, now) -> Match
     if department.strategy == RingStrategy.RING_ALL:
         offers = ring_offers_create(call=call, agent_ids=ring_all_members(pool.candidates, ranked), now=now)
         return Match(call=call, agent=None, offers=offers) if offers else None
-    agent = _lock_first_free(ranked, now=now)
+    agent = lock_first_free(ranked, now=now)
     if agent is None or not _assign(call=call, agent=agent, now=now):
         return None
     if department.strategy == RingStrategy.ROUND_ROBIN:
@@ -101,7 +101,7 @@ def _match_in_department(*, department_id: int, exclude_agent_ids, now) -> Match
     return Match(call=call, agent=agent)
 
 
-def _lock_first_free(ranked: list[int], *, now) -> VoiceAgent | None:
+def lock_first_free(ranked: list[int], *, now) -> VoiceAgent | None:
     """The best-ranked agent still free whom no other request is taking (one query, whatever the count)."""
     if not ranked:
         return None

@@ -47,6 +47,7 @@ def outbound_status(request: HttpRequest) -> str:
     """Status changes of the customer's leg of a click-to-dial call (`?agentLeg=<the agent's CallSid>`)."""
     params = TwilioParams(request)
     outbound.customer_status(
+        request,
         agent_leg_sid=request.GET.get("agentLeg", ""),
         customer_leg_sid=params.get("CallSid"),
         status=params.get("CallStatus"),
@@ -90,6 +91,7 @@ def callback_leg(request: HttpRequest) -> str:
         callbacks.agent_leg_event(request, callback_id=callback_id, leg_sid=leg_sid, status=status)
     else:
         callbacks.customer_leg_event(
+            request,
             callback_id=callback_id,
             leg_sid=leg_sid,
             status=status,

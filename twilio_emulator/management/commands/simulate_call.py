@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from twilio_emulator import scenario as scenarios
-from twilio_emulator.appserver import AppServer, free_port
+from twilio_emulator.appserver import AppServer, free_port, manage_output
 from twilio_emulator.factory import Credentials, build
 
 
@@ -60,7 +60,14 @@ class Command(BaseCommand):
                     workers=1 if sqlite else 2,
                 ).start()
             username, _, password = options["admin"].partition(":")
-            runner = scenarios.Runner(server.world, app_url=app_url, admin=(username, password))
+            # A scenario's scheduler (`then.scheduler`) runs the command here, on this database, as cron would.
+            command_env = {**credentials.env(server.url), "TWILIO_WEBHOOK_BASE_URL": app_url}
+            runner = scenarios.Runner(
+                server.world,
+                app_url=app_url,
+                admin=(username, password),
+                run_command=lambda name: manage_output(name, env=command_env),
+            )
             for scenario in loaded:
                 self.stdout.write(f"\n=== {scenario.name} ({scenario.path})")
                 try:
