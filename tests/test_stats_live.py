@@ -92,6 +92,7 @@ def test_agents_and_waiting_callers_per_department_and_in_total(staff_client, fl
     assert response.status_code == 200
     body = response.json()
     assert body["timeZone"] == "Europe/Paris" and body["serviceLevelSeconds"] == 20
+    assert body["at"].endswith("Z") and "." not in body["at"]  # 2026-12-03T12:00:00Z
     sales, support = body["departments"]
     assert sales == {
         "department": floor["sales"].pk,

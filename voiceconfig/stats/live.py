@@ -119,7 +119,7 @@ def live(*, department_id: int | None = None, now: datetime | None = None) -> di
         **_today(total_today),
     }
     return {
-        "at": now,
+        "at": now.replace(microsecond=0),  # whole seconds, as the contract shows
         "timeZone": config_zone,
         "serviceLevelSeconds": SERVICE_LEVEL_SECONDS,
         "departments": rows,
