@@ -22,6 +22,7 @@ from ..models import (
     AgentStatus,
     BusinessHours,
     Call,
+    CallDirection,
     CallEvent,
     CallLog,
     CallStage,
@@ -82,7 +83,7 @@ class StatusOutcome:
 _STATUS_EVENT_SQL = """
 WITH cur AS (
     SELECT id, call_sid, status, stage, phone_line_id, agent_id, agent_call_sid, last_sequence_number,
-           queued_at, answered_at, ended_at, wait_seconds, talk_seconds
+           queued_at, answered_at, ended_at, wait_seconds, talk_seconds, direction
     FROM {call} WHERE call_sid = %(sid)s FOR UPDATE
 ),
 decided AS (
@@ -129,7 +130,15 @@ moved AS (
             ELSE c.wait_seconds END,
         talk_seconds = CASE WHEN p.ends AND c.answered_at IS NOT NULL
             THEN GREATEST(0, FLOOR(EXTRACT(EPOCH FROM %(ended)s - c.answered_at)))::integer
-            ELSE c.talk_seconds END
+            ELSE c.talk_seconds END,
+        -- stats_facts.settle_stats_facts: the statistics' facts of the end (offered, abandoned, wrap-up given).
+        offered = CASE WHEN p.ends THEN c.direction = %(inbound)s AND c.queued_at IS NOT NULL ELSE c.offered END,
+        abandoned = CASE WHEN p.ends THEN c.direction = %(inbound)s AND c.queued_at IS NOT NULL AND p.abandons
+            AND c.answered_at IS NULL ELSE c.abandoned END,
+        wrap_up_seconds = CASE WHEN p.wraps THEN COALESCE((
+                SELECT cfg.wrap_up_seconds FROM {line} AS l JOIN {config} AS cfg ON cfg.id = l.config_id
+                WHERE l.id = p.phone_line_id), 0)
+            ELSE c.wrap_up_seconds END
     FROM plan AS p
     WHERE c.id = p.id AND (p.action = 'move' OR (p.action = 'ignore' AND p.seq_grows))
     RETURNING c.id, c.status, c.stage, c.agent_id, c.agent_call_sid, c.last_sequence_number, c.ended_at,
@@ -184,7 +193,7 @@ logged AS (
 )
 SELECT p.action, p.abandons, p.wraps, p.releases, p.agent_id, p.agent_call_sid,
     ARRAY(SELECT e.leg_call_sid FROM offers_ended AS e WHERE e.leg_call_sid <> ''),
-    p.id, p.call_sid, COALESCE(m.status, p.status), COALESCE(m.stage, p.stage), p.phone_line_id,
+    p.id, p.call_sid, p.direction, COALESCE(m.status, p.status), COALESCE(m.stage, p.stage), p.phone_line_id,
     CASE WHEN m.id IS NULL THEN p.agent_id ELSE m.agent_id END, COALESCE(m.agent_call_sid, p.agent_call_sid),
     COALESCE(m.last_sequence_number, p.last_sequence_number), p.queued_at, p.answered_at,
     COALESCE(m.ended_at, p.ended_at), COALESCE(m.wait_seconds, p.wait_seconds),
@@ -193,9 +202,10 @@ FROM plan AS p LEFT JOIN moved AS m ON m.id = p.id
 """
 # What the status machine reads and writes on a call: the columns status._lock_for_status loads, and those the
 # final SELECT of the statement above returns (after `action`, `abandons` ... and the offers' legs, led by the id)
-# in this order.
+# in this order, which must be the model's field order (Model.from_db fills the loaded fields in the model's order).
 STATE_FIELDS = (
     "call_sid",
+    "direction",
     "status",
     "stage",
     "phone_line",
@@ -239,6 +249,7 @@ _STATUS_EVENT_PARAMS = {
     "unknown": "text",
     "offer_live": "text",
     "offer_cancelled": "text",
+    "inbound": "text",
 }
 _PREPARED_NAME = "voice_status_event"
 # Raw DB-API connections on which the status statement is prepared (True), or may be (None: a PREPARE whose
@@ -339,6 +350,7 @@ def apply_status_event(
         "unknown": UNKNOWN_CALL,
         "offer_live": RingOfferState.RINGING,
         "offer_cancelled": RingOfferState.CANCELLED,
+        "inbound": CallDirection.INBOUND,
     }
     with connection.cursor() as cursor:
         _execute_status_event(cursor, params)
