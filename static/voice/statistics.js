@@ -138,7 +138,12 @@
           { label: "Answered", data: rows.map((r) => r.answered), backgroundColor: GREEN },
         ],
       },
-      options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+      options: {
+        scales: {
+          x: { ticks: { maxRotation: 0, autoSkipPadding: 16 } },
+          y: { beginAtZero: true, ticks: { precision: 0 } },
+        },
+      },
     });
   }
 
@@ -165,7 +170,12 @@
           },
         ],
       },
-      options: { scales: { y: { min: 0, max: 100, ticks: { callback: (value) => value + " %" } } } },
+      options: {
+        scales: {
+          x: { ticks: { maxRotation: 0, autoSkipPadding: 16 } },
+          y: { min: 0, max: 100, ticks: { callback: (value) => value + " %" } },
+        },
+      },
     });
   }
 
