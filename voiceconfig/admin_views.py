@@ -82,8 +82,9 @@ def effective_status(agent: VoiceAgent, *, now: datetime, live_call: Call | None
 CALLBACKS_PENDING = [CallbackState.WAITING, CallbackState.RINGING_AGENT, CallbackState.DIALING]
 
 
-def overview_data(*, now: datetime | None = None) -> dict:
-    now = now or timezone.now()
+def agent_rows(*, now: datetime) -> list[AgentRow]:
+    """Every agent with the status routing would use now (two queries: agents, their live calls). Also the
+    statistics' live figures (voiceconfig/stats/live.py)."""
     live_calls = Call.objects.active().select_related("phone_line").order_by("-created_at")
     agents = VoiceAgent.objects.select_related("user").prefetch_related(
         Prefetch("calls", queryset=live_calls, to_attr="live_calls")
@@ -96,6 +97,12 @@ def overview_data(*, now: datetime | None = None) -> dict:
         ago = f"{format_duration((now - seen).total_seconds())} ago" if seen else "never"
         label = AgentStatus(status).label
         rows.append(AgentRow(agent=agent, status=status, label=label, note=note, call=call, heartbeat_ago=ago))
+    return rows
+
+
+def overview_data(*, now: datetime | None = None) -> dict:
+    now = now or timezone.now()
+    rows = agent_rows(now=now)
     # Available first, then busy ones, then the rest; by name within a group.
     order = {
         AgentStatus.AVAILABLE: 0,

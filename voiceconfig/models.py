@@ -436,6 +436,14 @@ class Call(models.Model):
     voicemail = models.BooleanField(default=False, help_text="The caller left a voicemail")
     # A missed call (abandoned, voicemail) is done once an agent called back or marked it by hand (issue 19).
     followed_up_at = models.DateTimeField(null=True, blank=True)
+    # Statistics facts (issue 17, docs/statistics.md): written by the call package when the call ends
+    # (calls/stats_facts.py; on PostgreSQL inside the status statement of calls/sql.py), so the summary counts
+    # plain columns instead of working the call's story out again at every request.
+    offered = models.BooleanField(default=False, help_text="An inbound call that reached the queue")
+    abandoned = models.BooleanField(default=False, help_text="Offered, and the caller hung up while waiting")
+    after_hours = models.BooleanField(default=False, help_text="Came in while the line was closed")
+    transferred = models.BooleanField(default=False, help_text="Passed on to another party who took it")
+    wrap_up_seconds = models.PositiveIntegerField(default=0, help_text="The agent's wrap-up after the call")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -462,6 +470,8 @@ class Call(models.Model):
             models.Index(fields=["agent_call_sid"], name="call_agent_leg_idx"),
             # The default ordering: a page of the call list reads 50 index entries instead of sorting every call.
             models.Index(fields=["-created_at", "-id"], name="call_recent_idx"),
+            # The statistics' range scans (issue 17): every figure is over calls started in a range of days.
+            models.Index(fields=["started_at"], name="call_started_idx"),
         ]
 
     def __str__(self) -> str:
@@ -768,3 +778,6 @@ from .recording_models import (  # noqa: E402, F401
     SupervisionMode,
     SupervisionState,
 )
+
+# Statistics' own facts (issue 17): staffed time and rings an agent let go.
+from .stats_models import AgentSession, MissedRing  # noqa: E402, F401

@@ -1,6 +1,7 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from .api import callbacks, departments, recordings, views
+from .api import callbacks, departments, recordings, stats, views
 
 router = DefaultRouter(trailing_slash=False)
 router.include_root_view = False
@@ -14,4 +15,8 @@ router.register("departments", departments.DepartmentViewSet, basename="departme
 router.register("callbacks", callbacks.CallbackViewSet, basename="callback")
 router.register("missedcalls", callbacks.MissedCallViewSet, basename="missedcall")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("stats/live", stats.LiveStatsView.as_view(), name="stats-live"),
+    path("stats/summary", stats.SummaryStatsView.as_view(), name="stats-summary"),
+    *router.urls,
+]

@@ -20,6 +20,7 @@ then asks them to record the outcome. Modules, by concern (docs/architecture.md)
     backfill      a finished call that staff record after the fact
     recordings    recordings as rows: policy, agent controls, status callbacks, retention
     supervision   supervisors listening, whispering and barging
+    stats_facts   the statistics' facts of a call, stored as it ends (issue 17)
 """
 
 from .announcements import announcement_text, call_claim_announcement, queue_place
@@ -48,6 +49,7 @@ from .recordings import (
 )
 from .reservation import Match, call_attach_agent_leg, call_match_agent, call_offer_to_agent, call_release_agent
 from .stage import StageEvent, call_count_ivr_prompt, call_move_stage, call_start, conference_name_for, next_stage
+from .stats_facts import call_note_after_hours
 from .status import UNANSWERED, StatusResult, call_apply_status, call_note_status, is_terminal
 from .supervision import (
     SupervisionTicket,
@@ -127,6 +129,7 @@ __all__ = [
     "call_log_note",
     "call_match_agent",
     "call_move_stage",
+    "call_note_after_hours",
     "call_note_status",
     "call_offer_to_agent",
     "call_record_hang_up",

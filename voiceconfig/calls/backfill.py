@@ -11,6 +11,7 @@ from django.db import transaction
 
 from ..models import TERMINAL_CALL_STATUSES, Call, CallDirection, CallEvent, CallStage, PhoneLine, VoiceAgent
 from .log import call_log_add
+from .stats_facts import settle_stats_facts
 from .timing import seconds_between
 
 
@@ -30,7 +31,7 @@ def call_backfill(
     recorded_by: str,
 ) -> Call:
     assert status in TERMINAL_CALL_STATUSES, "a backfilled call is a finished call"
-    call = Call.objects.create(
+    call = Call(
         call_sid=call_sid,
         from_number=from_number,
         to_number=to_number,
@@ -46,6 +47,8 @@ def call_backfill(
         wait_seconds=seconds_between(started_at, answered_at or ended_at),
         talk_seconds=seconds_between(answered_at, ended_at),
     )
+    settle_stats_facts(call)  # no wrap-up: the agent's time after a call recorded after the fact is unknown
+    call.save(force_insert=True)
     call_log_add(
         call=call,
         call_sid=call_sid,

@@ -18,6 +18,7 @@ from .departments import effective_department
 from .log import call_log_note
 from .queue import waiting_calls
 from .stage import StageEvent, next_stage
+from .stats_facts import call_mark_transferred
 from .transfers import TransferTicket, transfer_summary
 from .wrapup import agent_start_wrap_up
 
@@ -80,9 +81,10 @@ def department_transfer_record(*, ticket: TransferTicket, department: Department
         updates["stage"] = stage
     Call.objects.filter(pk=call.pk).update(**updates, updated_at=now)
     call.refresh_from_db()
-    Transfer.objects.filter(pk=row.pk, state=TransferState.REQUESTED).update(
+    if Transfer.objects.filter(pk=row.pk, state=TransferState.REQUESTED).update(
         state=TransferState.COMPLETED, ended_at=now, updated_at=now
-    )
+    ):
+        call_mark_transferred(call_id=call.pk)
     row.refresh_from_db()
     from_agent = row.from_agent
     call_log_note(

@@ -14,6 +14,7 @@ from django.utils import timezone
 from ..models import AgentStatus, Call, CallEvent, CallStage, CallStatus, VoiceAgent
 from .log import call_log_add, call_log_unknown
 from .stage import StageEvent, next_stage
+from .stats_facts import agent_note_missed_ring, settle_stats_facts
 from .status import STATUS_RANK, UNANSWERED, is_terminal, moves_forward
 from .timing import recompute_durations
 from .transfers import transfer_note_leg
@@ -115,6 +116,7 @@ def _advance_leg(
             )
             if call.stage == CallStage.QUEUED:  # rung for a waiting caller (new, or requeued)
                 result.notes.append(f"Agent {call.agent_id} did not answer ({status}) and is released.")
+                agent_note_missed_ring(agent_id=call.agent_id, call=call, now=moment or now)
                 if not is_terminal(call.status):
                     result.retry_excluding = call.agent_id  # ring the next agent
             else:
@@ -163,5 +165,7 @@ def _leg_answered(
         call.agent_call_sid = leg_sid
         fields |= {"agent", "agent_call_sid"}
         # Released when the hang-up came first; unless they have been given another call since.
-        agent_start_wrap_up(agent_id=agent_id, call=call, now=now, from_statuses=[AgentStatus.AVAILABLE])
+        wrap_up = agent_start_wrap_up(agent_id=agent_id, call=call, now=now, from_statuses=[AgentStatus.AVAILABLE])
+        # The answer came after the end that settled the facts: the call was answered, not abandoned.
+        fields |= settle_stats_facts(call, wrap_up_seconds=wrap_up)
     return fields

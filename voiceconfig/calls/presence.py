@@ -12,9 +12,10 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import Call, VoiceAgent
+from ..models import AgentSession, Call, VoiceAgent
 from ..services import StateConflict
-from .availability import is_online
+from .availability import heartbeat_cutoff, is_online
+from .stats_facts import agent_cut_wrap_up
 
 
 def agent_active_call(*, agent: VoiceAgent, exclude_call_id: int | None = None) -> Call | None:
@@ -30,6 +31,7 @@ def agent_set_status(*, agent: VoiceAgent, status: str) -> VoiceAgent:
     now = timezone.now()
     updates: dict = {"status": status, "status_changed_at": now}
     if agent.wrap_up_until is not None:
+        agent_cut_wrap_up(agent=agent, now=now)
         updates["wrap_up_until"] = None
     VoiceAgent.objects.filter(pk=agent.pk).update(**updates)
     for key, value in updates.items():
@@ -55,5 +57,16 @@ def agent_record_heartbeat(*, agent: VoiceAgent, now: datetime | None = None) ->
     now = now or timezone.now()
     was_online = is_online(agent, now=now)
     VoiceAgent.objects.filter(pk=agent.pk).update(last_heartbeat_at=now)
+    agent_record_staffed(agent=agent, now=now, was_online=was_online)
     agent.last_heartbeat_at = now
     return not was_online
+
+
+def agent_record_staffed(*, agent: VoiceAgent, now: datetime, was_online: bool) -> None:
+    """Staffed time (occupancy's denominator, docs/statistics.md): a heartbeat while online extends the agent's open
+    session to now; the first one after a gap longer than the heartbeat timeout opens a new session. One UPDATE
+    per heartbeat; an INSERT when the agent comes (back) online."""
+    open_session = AgentSession.objects.filter(agent=agent, ended_at__gte=heartbeat_cutoff(now))
+    if was_online and open_session.update(ended_at=now):
+        return
+    AgentSession.objects.create(agent=agent, started_at=now, ended_at=now)

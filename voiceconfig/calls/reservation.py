@@ -17,6 +17,7 @@ from .availability import anyone_available, available_agents
 from .departments import department_id_of, effective_department, may_take, pool_for
 from .log import call_log_add
 from .queue import waiting_calls
+from .stats_facts import agent_note_missed_ring
 from .strategies import History, rank
 
 
@@ -170,6 +171,7 @@ def call_release_agent(*, call: Call, agent: VoiceAgent, reason: str = "", misse
     agent_updates: dict = {"status": AgentStatus.AVAILABLE, "status_changed_at": now}
     if missed:
         agent_updates["last_call_ended_at"] = now
+        agent_note_missed_ring(agent_id=agent.pk, call=locked, now=now)
     VoiceAgent.objects.filter(pk=agent.pk, status=AgentStatus.RINGING).update(**agent_updates)
     call.agent, call.agent_call_sid = None, ""
     call_log_add(

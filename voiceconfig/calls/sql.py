@@ -21,6 +21,7 @@ from ..models import (
     AgentStatus,
     BusinessHours,
     Call,
+    CallDirection,
     CallEvent,
     CallLog,
     CallStage,
@@ -76,7 +77,7 @@ class StatusOutcome:
 _STATUS_EVENT_SQL = """
 WITH cur AS (
     SELECT id, call_sid, status, stage, phone_line_id, agent_id, agent_call_sid, last_sequence_number,
-           queued_at, answered_at, ended_at, wait_seconds, talk_seconds
+           queued_at, answered_at, ended_at, wait_seconds, talk_seconds, direction
     FROM {call} WHERE call_sid = %(sid)s FOR UPDATE
 ),
 decided AS (
@@ -123,7 +124,15 @@ moved AS (
             ELSE c.wait_seconds END,
         talk_seconds = CASE WHEN p.ends AND c.answered_at IS NOT NULL
             THEN GREATEST(0, FLOOR(EXTRACT(EPOCH FROM %(ended)s - c.answered_at)))::integer
-            ELSE c.talk_seconds END
+            ELSE c.talk_seconds END,
+        -- stats_facts.settle_stats_facts: the statistics' facts of the end (offered, abandoned, wrap-up given).
+        offered = CASE WHEN p.ends THEN c.direction = %(inbound)s AND c.queued_at IS NOT NULL ELSE c.offered END,
+        abandoned = CASE WHEN p.ends THEN c.direction = %(inbound)s AND c.queued_at IS NOT NULL AND p.abandons
+            AND c.answered_at IS NULL ELSE c.abandoned END,
+        wrap_up_seconds = CASE WHEN p.wraps THEN COALESCE((
+                SELECT cfg.wrap_up_seconds FROM {line} AS l JOIN {config} AS cfg ON cfg.id = l.config_id
+                WHERE l.id = p.phone_line_id), 0)
+            ELSE c.wrap_up_seconds END
     FROM plan AS p
     WHERE c.id = p.id AND (p.action = 'move' OR (p.action = 'ignore' AND p.seq_grows))
     RETURNING c.id, c.status, c.stage, c.agent_id, c.agent_call_sid, c.last_sequence_number, c.ended_at,
@@ -163,7 +172,7 @@ logged AS (
     ON CONFLICT DO NOTHING
 )
 SELECT p.action, p.abandons, p.wraps, p.releases, p.agent_id, p.agent_call_sid,
-    p.id, p.call_sid, COALESCE(m.status, p.status), COALESCE(m.stage, p.stage), p.phone_line_id,
+    p.id, p.call_sid, p.direction, COALESCE(m.status, p.status), COALESCE(m.stage, p.stage), p.phone_line_id,
     CASE WHEN m.id IS NULL THEN p.agent_id ELSE m.agent_id END, COALESCE(m.agent_call_sid, p.agent_call_sid),
     COALESCE(m.last_sequence_number, p.last_sequence_number), p.queued_at, p.answered_at,
     COALESCE(m.ended_at, p.ended_at), COALESCE(m.wait_seconds, p.wait_seconds),
@@ -171,9 +180,11 @@ SELECT p.action, p.abandons, p.wraps, p.releases, p.agent_id, p.agent_call_sid,
 FROM plan AS p LEFT JOIN moved AS m ON m.id = p.id
 """
 # What the status machine reads and writes on a call: the columns status._lock_for_status loads, and those the
-# final SELECT of the statement above returns (after `action` and `abandons`, led by the id) in this order.
+# final SELECT of the statement above returns (after `action` and `abandons`, led by the id) in this order, which
+# must be the model's field order (Model.from_db fills the loaded fields in the model's order).
 STATE_FIELDS = (
     "call_sid",
+    "direction",
     "status",
     "stage",
     "phone_line",
@@ -215,6 +226,7 @@ _STATUS_EVENT_PARAMS = {
     "data": "jsonb",
     "unknown_event": "text",
     "unknown": "text",
+    "inbound": "text",
 }
 _PREPARED_NAME = "voice_status_event"
 # Raw DB-API connections on which the status statement is prepared (True), or may be (None: a PREPARE whose
@@ -312,6 +324,7 @@ def apply_status_event(
         "wrap_up": AgentStatus.WRAP_UP,
         "on_the_call": list(ON_THE_CALL),
         "unknown": UNKNOWN_CALL,
+        "inbound": CallDirection.INBOUND,
     }
     with connection.cursor() as cursor:
         _execute_status_event(cursor, params)

@@ -22,6 +22,7 @@ from . import sql
 from .log import call_log_add, call_log_unknown
 from .sql import STATE_FIELDS
 from .stage import StageEvent, next_stage
+from .stats_facts import settle_stats_facts
 from .timing import recompute_durations
 from .wrapup import agent_start_wrap_up
 
@@ -239,19 +240,20 @@ def _finish(*, call: Call, result: StatusResult) -> set[str]:
         fields.add("stage")
         result.notes.append(sql.HUNG_UP_WAITING)
     if call.agent_id is None:
-        return fields
+        return fields | settle_stats_facts(call)
     if call.answered_at is not None and not abandoned:
         # Talked: the agent wraps up for the config's time, then counts as available again.
-        agent_start_wrap_up(agent_id=call.agent_id, call=call, now=now)
+        wrap_up = agent_start_wrap_up(agent_id=call.agent_id, call=call, now=now)
+        fields |= settle_stats_facts(call, wrap_up_seconds=wrap_up)
         result.notes.append(sql.WRAPS_UP)
-    else:
-        # Still ringing when the caller hung up: nothing to wrap up, the agent is free at once.
-        VoiceAgent.objects.filter(pk=call.agent_id, status=AgentStatus.RINGING).update(
-            status=AgentStatus.AVAILABLE, status_changed_at=now
-        )
-        if call.agent_call_sid:
-            result.legs_to_cancel.append(call.agent_call_sid)
-        result.notes.append(f"Agent {call.agent_id}{sql.RELEASED}")
-        call.agent, call.agent_call_sid = None, ""
-        fields |= {"agent", "agent_call_sid"}
-    return fields
+        return fields
+    # Still ringing when the caller hung up: nothing to wrap up, the agent is free at once.
+    VoiceAgent.objects.filter(pk=call.agent_id, status=AgentStatus.RINGING).update(
+        status=AgentStatus.AVAILABLE, status_changed_at=now
+    )
+    if call.agent_call_sid:
+        result.legs_to_cancel.append(call.agent_call_sid)
+    result.notes.append(f"Agent {call.agent_id}{sql.RELEASED}")
+    call.agent, call.agent_call_sid = None, ""
+    fields |= {"agent", "agent_call_sid"}
+    return fields | settle_stats_facts(call)

@@ -35,6 +35,7 @@ from .control import actor, end_hold
 from .log import call_log_note
 from .reservation import agent_reserve
 from .stage import StageEvent, next_stage
+from .stats_facts import call_mark_transferred
 from .wrapup import agent_start_wrap_up
 
 _LIVE_STATES = (TransferState.REQUESTED, TransferState.RINGING)
@@ -176,9 +177,10 @@ def transfer_note_leg(*, transfer_id: int, call: Call, leg_sid: str, status: str
     rows = Transfer.objects.filter(pk=transfer_id, call=call)
     now = timezone.now()
     if status == CallStatus.IN_PROGRESS:
-        rows.filter(state__in=_LIVE_STATES).update(
+        if rows.filter(state__in=_LIVE_STATES).update(
             state=TransferState.CONNECTED, leg_sid=leg_sid, answered_at=moment or now, updated_at=now
-        )
+        ):
+            call_mark_transferred(call_id=call.pk)
     elif status == CallStatus.COMPLETED:
         rows.filter(state=TransferState.CONNECTED).update(
             state=TransferState.COMPLETED, ended_at=moment or now, updated_at=now

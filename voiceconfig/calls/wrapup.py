@@ -25,10 +25,12 @@ def wrap_up_seconds(call: Call) -> int:
     return seconds.first() or 0
 
 
-def agent_start_wrap_up(*, agent_id: int, call: Call, now: datetime, from_statuses=ON_THE_CALL) -> None:
-    """The agent's part in `call` ended at `now`: wrap-up for the config's time if they are in `from_statuses`."""
+def agent_start_wrap_up(*, agent_id: int, call: Call, now: datetime, from_statuses=ON_THE_CALL) -> int:
+    """The agent's part in `call` ended at `now`: wrap-up for the config's time if they are in `from_statuses`.
+    Returns that time (the call's wrap_up_seconds fact, stats_facts.py)."""
     wraps_up = Q(status__in=list(from_statuses))
-    until = now + timedelta(seconds=wrap_up_seconds(call))
+    seconds = wrap_up_seconds(call)
+    until = now + timedelta(seconds=seconds)
     # One statement: the end time always, the wrap-up only for an agent still on the call.
     VoiceAgent.objects.filter(pk=agent_id).update(
         last_call_ended_at=now,
@@ -36,3 +38,4 @@ def agent_start_wrap_up(*, agent_id: int, call: Call, now: datetime, from_status
         status_changed_at=Case(When(wraps_up, then=Value(now)), default=F("status_changed_at")),
         wrap_up_until=Case(When(wraps_up, then=Value(until)), default=F("wrap_up_until")),
     )
+    return seconds

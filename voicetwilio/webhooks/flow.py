@@ -151,11 +151,8 @@ def incoming(request: HttpRequest, *, call_sid: str, from_number: str, to_number
         return answer_for_stage(call, config, request)
     speech = speech_of(config)
     if not is_open:
-        call_services.call_log_add(
+        call_services.call_note_after_hours(
             call=call,
-            call_sid=call_sid,
-            event=CallEvent.ROUTING,
-            dedupe_key="after-hours",
             message=f"Closed (business hours, {config.time_zone}): {config.get_after_hours_action_display()}.",
         )
         return after_hours(call, config, request)
