@@ -14,11 +14,12 @@ from django.contrib.staticfiles.storage import staticfiles_storage
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.templatetags.static import static
+from django.urls import reverse_lazy
 
 from .models import Department
 
-LIVE_URL = "/voiceconfig/stats/live"
-SUMMARY_URL = "/voiceconfig/stats/summary"
+LIVE_URL = reverse_lazy("stats-live")
+SUMMARY_URL = reverse_lazy("stats-summary")
 # Built by `make console-assets` from npm chart.js (static/vendor/ is git-ignored); the page works without it.
 CHART_JS = "vendor/chartjs/chart.umd.min.js"
 FILTERS = ("from", "to", "department")

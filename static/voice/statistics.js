@@ -64,8 +64,10 @@
     body.replaceChildren();
     rows.forEach(function (row) {
       const tr = document.createElement("tr");
-      // Summary rows have a key; live rows a department (null for the total).
-      tr.dataset.key = String(row.key ?? row.department ?? "total");
+      // Summary rows have a key ("total" for the total, null for calls without an agent, department or line);
+      // live rows a department (null for the total).
+      if ("key" in row) tr.dataset.key = row.key === null ? "none" : String(row.key);
+      else tr.dataset.key = row.department === null ? "total" : String(row.department);
       columns.forEach(function (column, index) {
         const cell = document.createElement(index === 0 ? "th" : "td");
         if (index === 0) cell.scope = "row";
