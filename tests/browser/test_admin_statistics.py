@@ -214,3 +214,14 @@ def test_without_chart_js_the_tables_carry_the_figures(history, open_page, chart
     assert page.evaluate("() => [...document.querySelectorAll('details.voice-chart-table')].every((d) => d.open)")
     assert page.is_visible("#table-quality tbody tr[data-key='2026-11-10']")
     assert cell(page, "table-quality", "total", 3) == "50.0 %"
+
+
+def test_a_long_range_is_charted_per_day(history, open_page, chart_assets):
+    page, watch = open_page()
+    admin_login(page, "manager")
+    page.goto(f"{PAGE}?from=2026-11-01&to=2026-11-30")
+    page.wait_for_selector("#voice-statistics[data-state=ready]")
+    assert page.text_content("#chart-volume-title") == "Calls offered and answered per day"
+    assert page.evaluate("() => Chart.getChart('chart-volume').data.labels.length") == 30
+    assert [cell(page, "table-volume", "2026-11-10", n) for n in (0, 1, 2)] == ["Tue 10 Nov", "5", "3"]
+    assert cell(page, "table-volume", "total", 1) == "7"
