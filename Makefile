@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DJANGO_DEBUG ?= 1
 
-.PHONY: install run run-with-emulator demo test lint check-migrations schema clean npm-install console-assets optional-console-assets bench bench-smoke bench-breakdown soak api-fuzz
+.PHONY: install run run-with-emulator demo test lint check-migrations schema clean npm-install console-assets optional-console-assets bench bench-smoke bench-stats bench-breakdown soak api-fuzz
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,10 @@ bench: install
 
 bench-smoke: install
 	$(PY) -m bench.run --smoke
+
+# The statistics on 1,000,000 seeded calls (bench/stats.py; figures in bench/README.md). Never in CI.
+bench-stats: install
+	$(PY) -m bench.stats $(BENCH_STATS_ARGS)
 
 # Where one webhook request's time goes (in-process, cProfile grouped by module): bench/README.md.
 bench-breakdown: install
