@@ -139,7 +139,7 @@ def drawn_pixels(page, canvas: str) -> int:
     )
 
 
-def test_the_dashboard_shows_the_seeded_figures_and_draws_them(history, open_page, chart_assets, tmp_path):
+def test_screenshots_of_the_dashboard_show_the_seeded_figures_drawn(history, open_page, chart_assets, tmp_path):
     page, watch = open_page(viewport={"width": 1280, "height": 900})
     admin_login(page, "manager")
     page.goto(f"{PAGE}?from={RANGE['from']}&to={RANGE['to']}")
