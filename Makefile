@@ -20,7 +20,8 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 npm-install: node_modules/.package-lock.json
 
-# The agent console's softphone: the SDK bundle and its sounds in static/vendor/, served by Django (no CDN).
+# The agent console's softphone (the SDK bundle and its sounds) and the statistics page's Chart.js, in static/vendor/,
+# served by Django (no CDN).
 static/vendor/twilio-voice-sdk/manifest.json: node_modules/.package-lock.json scripts/console-assets.mjs
 	node scripts/console-assets.mjs
 

@@ -1,6 +1,7 @@
-// Builds the agent console's vendored assets into static/vendor/twilio-voice-sdk/ (git-ignored):
+// Builds the vendored browser assets into static/vendor/ (git-ignored):
 //  - the Twilio Voice JS SDK browser bundle, copied from node_modules (pinned in package.json / package-lock.json);
-//  - the SDK's sounds (ringtone, outgoing chime, hang-up tone and the DTMF keys), synthesised here as WAV files.
+//  - the SDK's sounds (ringtone, outgoing chime, hang-up tone and the DTMF keys), synthesised here as WAV files;
+//  - Chart.js's UMD bundle and licence into static/vendor/chartjs/, for the admin's statistics page.
 // The SDK would otherwise fetch its sounds from Twilio's CDN: the console passes these local URLs instead, so
 // the page loads nothing from outside our own server. Run with `make console-assets` (after `npm ci`).
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -13,13 +14,25 @@ if (!existsSync(join(sdkDir, "dist", "twilio.min.js"))) {
   console.error("console assets: @twilio/voice-sdk is not installed; run `npm ci` first");
   process.exit(1);
 }
+const chartDir = join(root, "node_modules", "chart.js");
+if (!existsSync(join(chartDir, "dist", "chart.umd.min.js"))) {
+  console.error("console assets: chart.js is not installed; run `npm ci` first");
+  process.exit(1);
+}
 const sdkVersion = JSON.parse(readFileSync(join(sdkDir, "package.json"), "utf8")).version;
+const chartVersion = JSON.parse(readFileSync(join(chartDir, "package.json"), "utf8")).version;
 const outDir = join(root, "static", "vendor", "twilio-voice-sdk");
 const soundDir = join(outDir, "sounds");
 mkdirSync(soundDir, { recursive: true });
 
 copyFileSync(join(sdkDir, "dist", "twilio.min.js"), join(outDir, "twilio.min.js"));
 copyFileSync(join(sdkDir, "LICENSE.md"), join(outDir, "LICENSE.md"));
+
+// The UMD build needs no bundler and carries its one dependency (@kurkle/color) inside; it defines window.Chart.
+const chartOut = join(root, "static", "vendor", "chartjs");
+mkdirSync(chartOut, { recursive: true });
+copyFileSync(join(chartDir, "dist", "chart.umd.min.js"), join(chartOut, "chart.umd.min.js"));
+copyFileSync(join(chartDir, "LICENSE.md"), join(chartOut, "LICENSE.md"));
 
 const RATE = 8000;
 
@@ -73,6 +86,17 @@ for (const key of Object.keys(LOW)) sounds[`dtmf-${key}`] = wav([[0.15, [LOW[key
 for (const [name, bytes] of Object.entries(sounds)) writeFileSync(join(soundDir, `${name}.wav`), bytes);
 writeFileSync(
   join(outDir, "manifest.json"),
-  JSON.stringify({ sdkVersion, sounds: Object.keys(sounds).map((name) => `sounds/${name}.wav`) }, null, 2) + "\n",
+  JSON.stringify(
+    {
+      sdkVersion,
+      sounds: Object.keys(sounds).map((name) => `sounds/${name}.wav`),
+      chartJs: { version: chartVersion, file: "../chartjs/chart.umd.min.js" },
+    },
+    null,
+    2,
+  ) + "\n",
 );
-console.log(`console assets: @twilio/voice-sdk ${sdkVersion} and ${Object.keys(sounds).length} sounds in ${outDir}`);
+console.log(
+  `console assets: @twilio/voice-sdk ${sdkVersion} and ${Object.keys(sounds).length} sounds in ${outDir}; ` +
+    `chart.js ${chartVersion} in ${chartOut}`,
+);

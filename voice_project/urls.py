@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from voice_project.api_docs import LocalRedocView, redoc_bundle
 from voice_project.health import healthz
 from voiceconfig import staff_twofactor
+from voiceconfig.admin_statistics import statistics as voice_statistics
 from voiceconfig.admin_views import overview as voice_overview
 from voiceconfig.api.auth import TokenObtainView, TokenRefreshView
 from voiceconfig.api.errors import json_not_found, json_server_error
@@ -20,6 +21,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     # The live overview lives inside the admin (staff login, admin look) but is not a model page.
     path("admin/voice/overview/", admin.site.admin_view(voice_overview), name="voice-overview"),
+    # Charts and tables of the statistics REST endpoints, beside the overview (issue 17).
+    path("admin/voice/statistics/", admin.site.admin_view(voice_statistics), name="voice-statistics"),
     # The admin's login asks a user with two-factor login on for the code too (voiceconfig/staff_twofactor.py).
     path("admin/login/", staff_twofactor.admin_password_step, name="admin-login"),
     path("admin/login/2fa/", staff_twofactor.admin_code_step, name="admin-login-2fa"),
