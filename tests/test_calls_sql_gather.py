@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from voiceconfig.calls import availability, queue, sql
 from voiceconfig.calls.stage import call_start
-from voiceconfig.models import AgentStatus, Call, CallLog, CallStage, CallStatus, Department, IvrOption
+from voiceconfig.models import AgentStatus, Call, CallLog, CallStage, CallStatus, Department, IvrOption, VoiceConfig
 
 pytestmark = pytest.mark.django_db
 
@@ -152,8 +152,25 @@ def test_the_new_call_insert_stores_what_create_stored(line):
 def test_the_options_read_is_the_orm_querys(config):
     for digit in ("9", "1", "#", "3"):
         IvrOption.objects.create(config=config, digit=digit, label=f"option {digit}", action="route")
-    assert [_fields(o) for o in sql.ivr_options(config.pk)] == [_fields(o) for o in config.ivr_options.all()]
-    assert sql.ivr_options(config.pk + 1000) == []
+    by_orm = [_fields(o) for o in config.ivr_options.all()]
+    assert [_fields(o) for o in sql.ivr_options(VoiceConfig.objects.get(pk=config.pk))] == by_orm
+    assert sql.ivr_options(VoiceConfig.objects.create(name="No menu")) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("digits", [(), ("9", "1", "#", "3")])
+def test_the_options_loaded_with_the_call_are_the_orm_querys(line, digits):
+    for digit in digits:
+        IvrOption.objects.create(config=line.config, digit=digit, label=f"option {digit}", keywords="a b")
+    call, _ = call_start(call_sid=_sid(), from_number="+1415", to_number=line.phone_number, line=line, status="ringing")
+    with CaptureQueriesContext(connection) as queries:
+        found = sql.call_with_line(call.call_sid, with_options=True)
+        options = sql.ivr_options(found.phone_line.config)
+        also = list(found.phone_line.config.ivr_options.all())
+    assert len(queries) == 1, "the options come with the call"
+    by_orm = [_fields(o) for o in line.config.ivr_options.all()]
+    assert [_fields(o) for o in options] == by_orm == [_fields(o) for o in also]
+    assert _fields(found) == _fields(Call.objects.get(pk=call.pk))
 
 
 @pytest.mark.parametrize(

@@ -450,11 +450,22 @@ class _Part:
 
 
 @functools.cache
-def _call_statement(vendor: str) -> tuple[str, _Part, _Part, _Part]:
+def _call_statement(vendor: str, with_options: bool) -> tuple[str, _Part, _Part, _Part]:
     quote = connection.ops.quote_name
     call, line, config = _Part.of(Call), _Part.of(PhoneLine), _Part.of(VoiceConfig)
+    options = []
+    if with_options:
+        # The config's IVR options as one JSON array of rows, in the model's order (PostgreSQL only).
+        option = _Part.of(IvrOption)
+        config_column = quote(IvrOption._meta.get_field("config").column)
+        options = [
+            f"(SELECT json_agg(json_build_array({', '.join(option.columns('o'))})"
+            f" ORDER BY o.{config_column}, o.{quote(IvrOption._meta.get_field('digit').column)})"
+            f" FROM {quote(IvrOption._meta.db_table)} o"
+            f" WHERE o.{config_column} = l.{quote(PhoneLine._meta.get_field('config').column)})"
+        ]
     sql = (
-        f"SELECT {', '.join(call.columns('c') + line.columns('l') + config.columns('g'))}"
+        f"SELECT {', '.join(call.columns('c') + line.columns('l') + config.columns('g') + options)}"
         f" FROM {quote(Call._meta.db_table)} c"
         f" LEFT OUTER JOIN {quote(PhoneLine._meta.db_table)} l"
         f" ON l.{quote(PhoneLine._meta.pk.column)} = c.{quote(Call._meta.get_field('phone_line').column)}"
@@ -465,24 +476,33 @@ def _call_statement(vendor: str) -> tuple[str, _Part, _Part, _Part]:
     return sql, call, line, config
 
 
-def call_with_line(call_sid: str) -> Call | None:
+def call_with_line(call_sid: str, *, with_options: bool = False) -> Call | None:
     """The call with that CallSid, its line and the line's config loaded with it (None when there is none).
 
     Replaces `Call.objects.select_related("phone_line__config").get(call_sid=...)`, which the ORM rebuilt on
-    every webhook that reads the call (issue 14). Plain SQL both databases accept.
+    every webhook that reads the call (issue 14). Plain SQL both databases accept. `with_options` (the IVR
+    answer): on PostgreSQL the config's IVR options come in the same statement, as if prefetched, so
+    ivr_options(config) needs no second round trip.
     """
-    sql, call_part, line_part, config_part = _call_statement(connection.vendor)
+    with_options = with_options and connection.vendor == "postgresql"
+    sql, call_part, line_part, config_part = _call_statement(connection.vendor, with_options)
     with connection.cursor() as cursor:
         cursor.execute(sql, [call_sid])
         row = cursor.fetchone()
     if row is None:
         return None
-    n_call, n_line = len(call_part.fields), len(line_part.fields)
+    n_call, n_line, n_config = len(call_part.fields), len(line_part.fields), len(config_part.fields)
     call = call_part.build(row[:n_call])
     line = None
     if call.phone_line_id is not None:
         line = line_part.build(row[n_call : n_call + n_line])
-        PhoneLine._meta.get_field("config").set_cached_value(line, config_part.build(row[n_call + n_line :]))
+        config = config_part.build(row[n_call + n_line : n_call + n_line + n_config])
+        if with_options:
+            option = _Part.of(IvrOption)
+            options = [option.build(values) for values in row[-1] or []]
+            # Django's own prefetch cache: config.ivr_options.all() answers from it too.
+            config._prefetched_objects_cache = {IvrOption._meta.get_field("config").remote_field.related_name: options}
+        PhoneLine._meta.get_field("config").set_cached_value(line, config)
     Call._meta.get_field("phone_line").set_cached_value(call, line)
     return call
 
@@ -499,11 +519,15 @@ def _options_statement(vendor: str) -> tuple[str, _Part]:
     return sql, part
 
 
-def ivr_options(config_id: int) -> list[IvrOption]:
-    """The config's IVR options in the model's order (config, digit): `config.ivr_options.all()`, prebuilt."""
+def ivr_options(config: VoiceConfig) -> list[IvrOption]:
+    """The config's IVR options in the model's order (config, digit): `config.ivr_options.all()`, prebuilt, or
+    those loaded with the call (call_with_line(with_options=True))."""
+    prefetched = getattr(config, "_prefetched_objects_cache", {}).get("ivr_options")
+    if prefetched is not None:
+        return list(prefetched)
     sql, part = _options_statement(connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [config_id])
+        cursor.execute(sql, [config.pk])
         return [part.build(row) for row in cursor.fetchall()]
 
 

@@ -73,12 +73,12 @@ def speech_of(config: VoiceConfig | None) -> Prompt:
     return Prompt(voice=config.voice, language=config.language)
 
 
-def find_call(call_sid: str) -> Call | None:
+def find_call(call_sid: str, *, with_options: bool = False) -> Call | None:
     if not CALL_SID.match(call_sid or ""):
         return None
     # The call with its line and config (select_related), in a statement built once (voiceconfig/calls/sql.py):
     # the ORM spent longer building this query on every webhook than PostgreSQL spends running it (issue 14).
-    return call_with_line(call_sid)
+    return call_with_line(call_sid, with_options=with_options)
 
 
 def note_status(call: Call, status: str, *, source: str) -> bool:
@@ -130,7 +130,7 @@ def incoming(request: HttpRequest, *, call_sid: str, from_number: str, to_number
     config = line.config
     # The line lookup said which of hours, holidays and IVR options the config has: only those are queried.
     is_open = not (line.has_hours or line.has_holidays) or hours.is_open(config=config, at=timezone.now())
-    options = ivr_options(config.pk) if line.has_options else []
+    options = ivr_options(config) if line.has_options else []
     # Open and no menu: the caller goes straight to the queue, so the call is created queued (no enqueue UPDATE).
     queue_at_once = is_open and not options
     call, created = call_services.call_start(
@@ -276,7 +276,8 @@ def gathered(
     status: str = "",
     finished_on_key: str = "",
 ) -> str:
-    call = find_call(call_sid)
+    # The config's IVR options come with the call (one statement on PostgreSQL).
+    call = find_call(call_sid, with_options=True)
     if call is None or call.phone_line is None:
         return twiml.message_and_hang_up(Prompt(text=CANNOT_CONNECT))
     ended = note_status(call, status, source="gather")
@@ -284,7 +285,7 @@ def gathered(
     if not ended and call.stage not in (CallStage.NEW, CallStage.IVR):
         # A replayed (or late) answer to a menu the caller has left: it must not move them again.
         return answer_for_stage(call, config, request)
-    options = ivr_options(config.pk)
+    options = ivr_options(config)
     if not digits and finished_on_key and any(option.digit == finished_on_key for option in options):
         # Twilio leaves the finish key (# by default) out of Digits: an option on that key is chosen by it alone.
         digits = finished_on_key
