@@ -583,10 +583,34 @@ RETURNING ivr_choice, stage, queued_at, department_id, updated_at
 """
 
 
+# The choice statement's parameters, in the order of PREPARE's $1, $2, ... and their types.
+_CHOICE_ENQUEUE_PARAMS = {
+    "id": "bigint",
+    "log_sid": "text",
+    "event": "text",
+    "dedupe": "text",
+    "log_status": "text",
+    "message": "text",
+    "data": "jsonb",
+    "now": "timestamptz",
+    "digit": "text",
+    "queued": "text",
+    "department": "bigint",
+    "choice_from": "text[]",
+    "enqueue_from": "text[]",
+    "terminals": "text[]",
+}
+
+
 @functools.cache
-def _choice_enqueue_sql() -> str:
+def _choice_enqueue_prepare() -> str:
+    """PREPARE of the choice statement (planned once per connection, like the status statement)."""
     quote = connection.ops.quote_name
-    return _CHOICE_ENQUEUE_SQL.format(call=quote(Call._meta.db_table), log=quote(CallLog._meta.db_table))
+    text = _CHOICE_ENQUEUE_SQL.format(call=quote(Call._meta.db_table), log=quote(CallLog._meta.db_table))
+    for number, name in enumerate(_CHOICE_ENQUEUE_PARAMS, start=1):
+        text = text.replace(f"%({name})s", f"${number}")
+    assert "%(" not in text, "every parameter of the choice statement has a type in _CHOICE_ENQUEUE_PARAMS"
+    return f"PREPARE voice_choose_and_enqueue ({', '.join(_CHOICE_ENQUEUE_PARAMS.values())}) AS {text}"
 
 
 def choose_and_enqueue(
@@ -621,7 +645,8 @@ def choose_and_enqueue(
         "terminals": list(TERMINAL_CALL_STATUSES),
     }
     with connection.cursor() as cursor:
-        cursor.execute(_choice_enqueue_sql(), params)
+        values = [params[name] for name in _CHOICE_ENQUEUE_PARAMS]
+        _execute_prepared(cursor, "voice_choose_and_enqueue", _choice_enqueue_prepare(), values)
         row = cursor.fetchone()
     if row is None:
         return False
