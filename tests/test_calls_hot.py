@@ -70,3 +70,10 @@ def test_a_live_call_cannot_have_an_end(line):
     # The check that keeps every live call in one_active_call_per_agent's index.
     with pytest.raises(IntegrityError), transaction.atomic():
         Call.objects.create(call_sid="CA" + "4" * 32, status="in-progress", ended_at=timezone.now())
+
+
+def test_a_call_saved_finished_without_an_end_gets_one_and_frees_the_agent(online_agent, line):
+    alice = online_agent("alice")
+    finished = Call.objects.create(call_sid="CA" + "5" * 32, agent=alice, status="completed")
+    assert finished.ended_at is not None and Call.objects.get(pk=finished.pk).ended_at == finished.ended_at
+    Call.objects.create(call_sid="CA" + "6" * 32, agent=alice, status="in-progress")  # her one live call

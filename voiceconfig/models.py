@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from .validators import (
     CALL_SID_PATTERN,
@@ -474,6 +475,16 @@ class Call(models.Model):
 
     def __str__(self) -> str:
         return f"{self.call_sid} {self.from_number} -> {self.to_number} ({self.status})"
+
+    def save(self, *args, **kwargs):
+        # A finished call has an end: without one it would still count as the agent's live call in
+        # one_active_call_per_agent (migration 0017). Every service writes the end with the terminal status; this
+        # covers a call saved finished without one (staff, a fixture): its end is when we learnt it.
+        if self.ended_at is None and self.status in TERMINAL_CALL_STATUSES:
+            self.ended_at = timezone.now()
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "ended_at"}
+        super().save(*args, **kwargs)
 
     @property
     def is_active(self) -> bool:
