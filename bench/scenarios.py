@@ -49,6 +49,7 @@ def seed(*, status_calls: int, gather_calls: int) -> Seeded:
         AgentStatus,
         Call,
         CallDirection,
+        CallStage,
         CallStatus,
         IvrAction,
         IvrOption,
@@ -92,9 +93,10 @@ def seed(*, status_calls: int, gather_calls: int) -> Seeded:
         for n in range(LIST_CALLS)
     ]
 
-    def live(prefix: int, on_line: PhoneLine, count: int) -> list[Call]:
+    def live(prefix: int, on_line: PhoneLine, count: int, **fields) -> list[Call]:
         return [
             Call(
+                **fields,
                 call_sid=new_call_sid(prefix),
                 from_number=CALLER,
                 to_number=on_line.phone_number,
@@ -108,7 +110,8 @@ def seed(*, status_calls: int, gather_calls: int) -> Seeded:
         ]
 
     status_rows = live(2, line, status_calls)
-    gather_rows = live(3, ivr_line, gather_calls)
+    # Callers who heard the menu once (as the voice webhook leaves them): their key press is an IVR choice.
+    gather_rows = live(3, ivr_line, gather_calls, stage=CallStage.IVR, ivr_attempts=1)
     Call.objects.bulk_create(history + status_rows + gather_rows, batch_size=5000)
     return Seeded(
         staff_token=str(AccessToken.for_user(staff)),

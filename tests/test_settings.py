@@ -53,7 +53,8 @@ def test_the_default_database_is_a_sqlite_file_and_database_url_switches_to_post
     )
 
     assert "sqlite3" in default and "db.sqlite3" in default
-    assert postgres == "('django.db.backends.postgresql', 'voice_prod')"
+    # Django's PostgreSQL backend with a health check that needs no round trip (voice_project/postgresql).
+    assert postgres == "('voice_project.postgresql', 'voice_prod')"
 
 
 @pytest.mark.parametrize(

@@ -88,6 +88,9 @@ def _database(raw: str) -> dict:
     config = env.db_url_config(raw)
     if config.get("ENGINE") not in SUPPORTED_DATABASE_ENGINES:
         raise ValueError("expected a postgres:// or sqlite:/// URL")
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend whose connection health check needs no round trip (voice_project/postgresql/base.py).
+        config["ENGINE"] = "voice_project.postgresql"
     return config
 
 

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from .validators import (
     CALL_SID_PATTERN,
@@ -371,7 +372,9 @@ class CallDirection(models.TextChoices):
 
 class CallQuerySet(models.QuerySet):
     def active(self) -> "CallQuerySet":
-        return self.exclude(status__in=TERMINAL_CALL_STATUSES)
+        # A live call has no end (call_live_has_no_end): saying so lets PostgreSQL use the partial index
+        # one_active_call_per_agent, whose predicate is on ended_at (migration 0020), for an agent's live call.
+        return self.filter(ended_at__isnull=True).exclude(status__in=TERMINAL_CALL_STATUSES)
 
 
 class Call(models.Model):
@@ -456,11 +459,17 @@ class Call(models.Model):
             models.CheckConstraint(condition=Q(status__in=CallStatus.values), name="call_status_valid"),
             models.CheckConstraint(condition=Q(stage__in=CallStage.values), name="call_stage_valid"),
             models.CheckConstraint(condition=Q(direction__in=CallDirection.values), name="call_direction_valid"),
-            # Decision 6: an agent never holds two live calls, whatever the application does.
+            # Decision 6: an agent never holds two live calls, whatever the application does. A live call has no
+            # end (the check below), so every live call is in this index, which reads ended_at rather than status
+            # so that a status change that does not end the call can be a HOT update (migration 0020, issue 14).
             models.UniqueConstraint(
                 fields=["agent"],
-                condition=Q(agent__isnull=False) & ~Q(status__in=TERMINAL_CALL_STATUSES),
+                condition=Q(agent__isnull=False, ended_at__isnull=True),
                 name="one_active_call_per_agent",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=TERMINAL_CALL_STATUSES) | Q(ended_at__isnull=True),
+                name="call_live_has_no_end",
             ),
         ]
         # No index on status (issue 14): none of our queries can use one, and each index holding status makes
@@ -476,6 +485,16 @@ class Call(models.Model):
 
     def __str__(self) -> str:
         return f"{self.call_sid} {self.from_number} -> {self.to_number} ({self.status})"
+
+    def save(self, *args, **kwargs):
+        # A finished call has an end: without one it would still count as the agent's live call in
+        # one_active_call_per_agent (migration 0020). Every service writes the end with the terminal status; this
+        # covers a call saved finished without one (staff, a fixture): its end is when we learnt it.
+        if self.ended_at is None and self.status in TERMINAL_CALL_STATUSES:
+            self.ended_at = timezone.now()
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "ended_at"}
+        super().save(*args, **kwargs)
 
     @property
     def is_active(self) -> bool:

@@ -34,7 +34,14 @@ from .hangup import HangupOutcome, call_record_hang_up
 from .legs import LegResult, call_apply_leg_event
 from .log import call_log_add, call_log_note
 from .presence import agent_active_call, agent_choose_status, agent_record_heartbeat, agent_set_status
-from .queue import call_back_to_queue, call_enqueue, call_leave_queue, is_talking, waiting_calls
+from .queue import (
+    call_back_to_queue,
+    call_choose_and_enqueue,
+    call_enqueue,
+    call_leave_queue,
+    is_talking,
+    waiting_calls,
+)
 from .recordings import (
     RecordingOutcome,
     active_recording,
@@ -124,6 +131,7 @@ __all__ = [
     "call_attach_agent_leg",
     "call_back_to_queue",
     "call_count_ivr_prompt",
+    "call_choose_and_enqueue",
     "call_enqueue",
     "call_leave_queue",
     "call_log_add",

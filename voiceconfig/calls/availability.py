@@ -62,6 +62,14 @@ def anyone_available(*, now: datetime, exclude_agent_ids=()) -> bool:
     A plain indexed read (a superset of available_agents: it skips the live-call and line subqueries), so a new
     caller on a busy line learns "nobody" without a transaction.
     """
+    # The statement is prebuilt (sql.anyone_available): it runs on every incoming call and IVR choice (issue 14).
+    from . import sql
+
+    return sql.anyone_available(now=now, heartbeat_after=heartbeat_cutoff(now), exclude_agent_ids=exclude_agent_ids)
+
+
+def anyone_available_by_orm(*, now: datetime, exclude_agent_ids=()) -> bool:
+    """The ORM query sql.anyone_available replaces (its test compares the two)."""
     agents = VoiceAgent.objects.filter(_free_now(now), last_heartbeat_at__gte=heartbeat_cutoff(now))
     if exclude_agent_ids:
         agents = agents.exclude(pk__in=list(exclude_agent_ids))

@@ -13,11 +13,12 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..models import TERMINAL_CALL_STATUSES, Call, CallEvent, CallStage, Department, DepartmentMember, VoiceAgent
+from . import sql
 from .availability import LineMembers
 from .departments import effective_department
 from .log import call_log_add
 from .ringall import has_live_offers, live_offer_exists
-from .stage import StageEvent, call_move_stage, next_stage
+from .stage import TRANSITIONS, StageEvent, call_move_stage, next_stage
 from .status import is_terminal
 from .timing import seconds_between
 
@@ -74,6 +75,49 @@ def call_enqueue(*, call: Call, department_id: int | None = None) -> bool:
         return False
     call.queued_at = queued_at or now
     return True
+
+
+def call_choose_and_enqueue(
+    *, call: Call, digit: str, department_id: int | None, dedupe_key: str, message: str, data: dict
+) -> bool:
+    """The caller picked an IVR option that routes to an agent: their entry on the timeline (deduplicated by
+    `dedupe_key`), the choice, and the start of their wait. Whether they were enqueued (False: past that, or ended).
+
+    On PostgreSQL one statement (sql.choose_and_enqueue, issue 14); elsewhere the three ORM steps it replaces.
+    """
+    if sql.is_available():
+        return sql.choose_and_enqueue(
+            call=call,
+            digit=digit,
+            department_id=department_id,
+            dedupe_key=dedupe_key,
+            log_status=call.status,
+            message=message,
+            data=data,
+            choice_from=sorted(TRANSITIONS[StageEvent.CHOICE][0]),
+            enqueue_from=sorted(TRANSITIONS[StageEvent.ENQUEUE][0]),
+            now=timezone.now(),
+        )
+    return choose_and_enqueue_by_orm(
+        call=call, digit=digit, department_id=department_id, dedupe_key=dedupe_key, message=message, data=data
+    )
+
+
+def choose_and_enqueue_by_orm(
+    *, call: Call, digit: str, department_id: int | None, dedupe_key: str, message: str, data: dict
+) -> bool:
+    """What call_choose_and_enqueue does on SQLite (and did everywhere before issue 14): three statements."""
+    call_log_add(
+        call=call,
+        call_sid=call.call_sid,
+        event=CallEvent.IVR_INPUT,
+        dedupe_key=dedupe_key,
+        call_status=call.status,
+        message=message,
+        data=data,
+    )
+    call_move_stage(call=call, event=StageEvent.CHOICE, ivr_choice=digit)
+    return call_enqueue(call=call, department_id=department_id)
 
 
 @transaction.atomic

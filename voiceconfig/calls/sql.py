@@ -252,9 +252,9 @@ _STATUS_EVENT_PARAMS = {
     "inbound": "text",
 }
 _PREPARED_NAME = "voice_status_event"
-# Raw DB-API connections on which the status statement is prepared (True), or may be (None: a PREPARE whose
-# round trip failed). A new connection has none.
-_prepared_on: "weakref.WeakKeyDictionary[object, bool | None]" = weakref.WeakKeyDictionary()
+# Per raw DB-API connection, the statements prepared on it: name -> True, or None for a PREPARE whose round trip
+# failed (it may or may not have stayed). A new connection has none.
+_prepared_on: "weakref.WeakKeyDictionary[object, dict[str, bool | None]]" = weakref.WeakKeyDictionary()
 
 
 @functools.cache
@@ -274,23 +274,48 @@ def _status_event_prepare() -> str:
 
 
 def _execute_status_event(cursor, params: dict) -> None:
-    """EXECUTE the prepared status statement; on a connection that has not prepared it yet, PREPARE it in the
-    same round trip (one query string, two statements), so the first callback costs no extra round trip."""
-    execute = f"EXECUTE {_PREPARED_NAME} ({', '.join(['%s'] * len(_STATUS_EVENT_PARAMS))})"
-    values = [params[name] for name in _STATUS_EVENT_PARAMS]
+    _execute_prepared(cursor, _PREPARED_NAME, _status_event_prepare(), [params[name] for name in _STATUS_EVENT_PARAMS])
+
+
+@functools.cache
+def _prepare_positional(name: str, sql: str) -> str:
+    """PREPARE of a statement written with positional %s parameters (their types inferred from their use)."""
+    parts = sql.split("%s")
+    text = parts[0] + "".join(f"${number}{part}" for number, part in enumerate(parts[1:], start=1))
+    return f"PREPARE {name} AS {text}"
+
+
+def _execute_prepared(cursor, name: str, prepare: str, values: list) -> None:
+    """EXECUTE a prepared statement; on a connection that has not prepared it yet, PREPARE it in the same round
+    trip (one query string, two statements), so the first use costs no extra round trip (PostgreSQL only).
+
+    Used for the hot paths' statements whose planning cost more than their execution (EXPLAIN ANALYZE on the
+    loaded bench machine: the line lookup planned in ~1 ms and ran in 0.09 ms; the call read with its options
+    0.5 ms and 0.12 ms); a pooler in transaction mode needs its prepared-statement support (docs/webhooks.md).
+    """
+    execute = f"EXECUTE {name} ({', '.join(['%s'] * len(values))})" if values else f"EXECUTE {name}"
     raw = connection.connection
-    prepared = _prepared_on.get(raw)
-    if prepared is None and raw in _prepared_on:
+    prepared_here = _prepared_on.setdefault(raw, {})
+    prepared = prepared_here.get(name)
+    if prepared is None and name in prepared_here:
         # An earlier PREPARE; EXECUTE failed: the PREPARE may have stayed (it is not undone with the EXECUTE).
-        cursor.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", [_PREPARED_NAME])
+        cursor.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", [name])
         prepared = cursor.fetchone() is not None
-        _prepared_on[raw] = prepared
+        prepared_here[name] = prepared
     if prepared:
         cursor.execute(execute, values)
         return
-    _prepared_on[raw] = None  # unknown until the round trip succeeds
-    cursor.execute(f"{_status_event_prepare()}; {execute}", values)
-    _prepared_on[raw] = True
+    prepared_here[name] = None  # unknown until the round trip succeeds
+    cursor.execute(f"{prepare}; {execute}", values)
+    prepared_here[name] = True
+
+
+def _execute_hot(cursor, name: str, sql: str, values: list) -> None:
+    """A hot path's fixed statement: prepared once per connection on PostgreSQL, plain elsewhere."""
+    if connection.vendor == "postgresql":
+        _execute_prepared(cursor, name, _prepare_positional(name, sql), values)
+    else:
+        cursor.execute(sql, values)
 
 
 @functools.cache
@@ -428,7 +453,7 @@ def line_with_config(phone_number: str) -> PhoneLine | None:
     """
     statement = _line_statement(connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(statement.sql, [phone_number])
+        _execute_hot(cursor, "voice_line_with_config", statement.sql, [phone_number])
         row = cursor.fetchone()
     if row is None:
         return None
@@ -453,3 +478,275 @@ def line_with_config(phone_number: str) -> PhoneLine | None:
     PhoneLine._meta.get_field("default_department").set_cached_value(line, department)
     line.has_hours, line.has_holidays, line.has_options = (bool(v) for v in row[n_known:])
     return line
+
+
+# --- reading rows with prebuilt statements ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One model's columns in a prebuilt SELECT: its fields and, per column, the converters the ORM applies."""
+
+    model: type
+    fields: tuple
+    converters: tuple
+
+    @classmethod
+    def of(cls, model) -> "_Part":
+        fields = tuple(model._meta.concrete_fields)
+        converters = []
+        for field in fields:
+            column = field.get_col(model._meta.db_table)
+            found = tuple(connection.ops.get_db_converters(column)) + tuple(field.get_db_converters(connection))
+            converters.append((column, found))
+        return cls(model, fields, tuple(converters))
+
+    def columns(self, alias: str) -> list[str]:
+        return [f"{alias}.{connection.ops.quote_name(f.column)}" for f in self.fields]
+
+    def build(self, values):
+        """The model instance from its columns' raw values, as the ORM's compiler would build it."""
+        converted = []
+        for value, (column, converters) in zip(values, self.converters, strict=True):
+            for converter in converters:
+                value = converter(value, column, connection)
+            converted.append(value)
+        return self.model.from_db(connection.alias, [f.attname for f in self.fields], converted)
+
+
+@functools.cache
+def _call_statement(vendor: str, with_options: bool) -> tuple[str, _Part, _Part, _Part]:
+    quote = connection.ops.quote_name
+    call, line, config = _Part.of(Call), _Part.of(PhoneLine), _Part.of(VoiceConfig)
+    options = []
+    if with_options:
+        # The config's IVR options as one JSON array of rows, in the model's order (PostgreSQL only).
+        option = _Part.of(IvrOption)
+        config_column = quote(IvrOption._meta.get_field("config").column)
+        options = [
+            f"(SELECT json_agg(json_build_array({', '.join(option.columns('o'))})"
+            f" ORDER BY o.{config_column}, o.{quote(IvrOption._meta.get_field('digit').column)})"
+            f" FROM {quote(IvrOption._meta.db_table)} o"
+            f" WHERE o.{config_column} = l.{quote(PhoneLine._meta.get_field('config').column)})"
+        ]
+    sql = (
+        f"SELECT {', '.join(call.columns('c') + line.columns('l') + config.columns('g') + options)}"
+        f" FROM {quote(Call._meta.db_table)} c"
+        f" LEFT OUTER JOIN {quote(PhoneLine._meta.db_table)} l"
+        f" ON l.{quote(PhoneLine._meta.pk.column)} = c.{quote(Call._meta.get_field('phone_line').column)}"
+        f" LEFT OUTER JOIN {quote(VoiceConfig._meta.db_table)} g"
+        f" ON g.{quote(VoiceConfig._meta.pk.column)} = l.{quote(PhoneLine._meta.get_field('config').column)}"
+        f" WHERE c.{quote(Call._meta.get_field('call_sid').column)} = %s"
+    )
+    return sql, call, line, config
+
+
+def call_with_line(call_sid: str, *, with_options: bool = False) -> Call | None:
+    """The call with that CallSid, its line and the line's config loaded with it (None when there is none).
+
+    Replaces `Call.objects.select_related("phone_line__config").get(call_sid=...)`, which the ORM rebuilt on
+    every webhook that reads the call (issue 14). Plain SQL both databases accept. `with_options` (the IVR
+    answer): on PostgreSQL the config's IVR options come in the same statement, as if prefetched, so
+    ivr_options(config) needs no second round trip.
+    """
+    with_options = with_options and connection.vendor == "postgresql"
+    sql, call_part, line_part, config_part = _call_statement(connection.vendor, with_options)
+    with connection.cursor() as cursor:
+        _execute_hot(cursor, "voice_call_with_options" if with_options else "voice_call_with_line", sql, [call_sid])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    n_call, n_line, n_config = len(call_part.fields), len(line_part.fields), len(config_part.fields)
+    call = call_part.build(row[:n_call])
+    line = None
+    if call.phone_line_id is not None:
+        line = line_part.build(row[n_call : n_call + n_line])
+        config = config_part.build(row[n_call + n_line : n_call + n_line + n_config])
+        if with_options:
+            option = _Part.of(IvrOption)
+            options = [option.build(values) for values in row[-1] or []]
+            # Django's own prefetch cache: config.ivr_options.all() answers from it too.
+            config._prefetched_objects_cache = {IvrOption._meta.get_field("config").remote_field.related_name: options}
+        PhoneLine._meta.get_field("config").set_cached_value(line, config)
+    Call._meta.get_field("phone_line").set_cached_value(call, line)
+    return call
+
+
+@functools.cache
+def _options_statement(vendor: str) -> tuple[str, _Part]:
+    quote = connection.ops.quote_name
+    part = _Part.of(IvrOption)
+    config = quote(IvrOption._meta.get_field("config").column)
+    sql = (
+        f"SELECT {', '.join(part.columns('o'))} FROM {quote(IvrOption._meta.db_table)} o"
+        f" WHERE o.{config} = %s ORDER BY o.{config}, o.{quote(IvrOption._meta.get_field('digit').column)}"
+    )
+    return sql, part
+
+
+def ivr_options(config: VoiceConfig) -> list[IvrOption]:
+    """The config's IVR options in the model's order (config, digit): `config.ivr_options.all()`, prebuilt, or
+    those loaded with the call (call_with_line(with_options=True))."""
+    prefetched = getattr(config, "_prefetched_objects_cache", {}).get("ivr_options")
+    if prefetched is not None:
+        return list(prefetched)
+    sql, part = _options_statement(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [config.pk])
+        return [part.build(row) for row in cursor.fetchall()]
+
+
+# --- the IVR choice that sends the caller to the queue -----------------------------------------------------------
+
+# One round trip (PostgreSQL, autocommit) for what the ORM did in three transactions: the caller's entry on the
+# timeline (call_log_add: ON CONFLICT DO NOTHING on its dedupe key), the choice (stage.CHOICE, only from `ivr`) and
+# the enqueue (queue.call_enqueue: from `new` or `ivr`, the first queued_at kept, the option's department when it
+# names one). The two moves share one conditional UPDATE: the enqueue's sources include the choice's, and both
+# refuse an ended call, so the ORM's "choice, then enqueue" and this statement move the same calls; here nothing
+# can come between the two.
+_CHOICE_ENQUEUE_SQL = """
+WITH logged AS (
+    INSERT INTO {log} (call_id, call_sid, event, dedupe_key, call_status, message, data, sequence_number,
+                       created_at)
+    VALUES (%(id)s, %(log_sid)s, %(event)s, %(dedupe)s, %(log_status)s, %(message)s, %(data)s::jsonb, NULL,
+            %(now)s)
+    ON CONFLICT DO NOTHING
+)
+UPDATE {call} SET
+    ivr_choice = CASE WHEN stage = ANY(%(choice_from)s) THEN %(digit)s ELSE ivr_choice END,
+    stage = %(queued)s,
+    queued_at = COALESCE(queued_at, %(now)s),
+    department_id = COALESCE(%(department)s, department_id),
+    updated_at = %(now)s
+WHERE id = %(id)s AND stage = ANY(%(enqueue_from)s) AND NOT status = ANY(%(terminals)s)
+RETURNING ivr_choice, stage, queued_at, department_id, updated_at
+"""
+
+
+# The choice statement's parameters, in the order of PREPARE's $1, $2, ... and their types.
+_CHOICE_ENQUEUE_PARAMS = {
+    "id": "bigint",
+    "log_sid": "text",
+    "event": "text",
+    "dedupe": "text",
+    "log_status": "text",
+    "message": "text",
+    "data": "jsonb",
+    "now": "timestamptz",
+    "digit": "text",
+    "queued": "text",
+    "department": "bigint",
+    "choice_from": "text[]",
+    "enqueue_from": "text[]",
+    "terminals": "text[]",
+}
+
+
+@functools.cache
+def _choice_enqueue_prepare() -> str:
+    """PREPARE of the choice statement (planned once per connection, like the status statement)."""
+    quote = connection.ops.quote_name
+    text = _CHOICE_ENQUEUE_SQL.format(call=quote(Call._meta.db_table), log=quote(CallLog._meta.db_table))
+    for number, name in enumerate(_CHOICE_ENQUEUE_PARAMS, start=1):
+        text = text.replace(f"%({name})s", f"${number}")
+    assert "%(" not in text, "every parameter of the choice statement has a type in _CHOICE_ENQUEUE_PARAMS"
+    return f"PREPARE voice_choose_and_enqueue ({', '.join(_CHOICE_ENQUEUE_PARAMS.values())}) AS {text}"
+
+
+def choose_and_enqueue(
+    *,
+    call: Call,
+    digit: str,
+    department_id: int | None,
+    dedupe_key: str,
+    log_status: str,
+    message: str,
+    data: dict,
+    choice_from: list[str],
+    enqueue_from: list[str],
+    now: datetime,
+) -> bool:
+    """The IVR choice's log row, the choice and the enqueue in one statement; whether the caller was enqueued
+    (then `call` holds what was written, else it is left as it was)."""
+    params = {
+        "id": call.pk,
+        "log_sid": call.call_sid[:34],
+        "event": CallEvent.IVR_INPUT,
+        "dedupe": dedupe_key[:200],
+        "log_status": log_status[:20],
+        "message": message[:2000],
+        "data": json.dumps(data),
+        "now": now,
+        "digit": digit,
+        "queued": CallStage.QUEUED,
+        "department": department_id,
+        "choice_from": choice_from,
+        "enqueue_from": enqueue_from,
+        "terminals": list(TERMINAL_CALL_STATUSES),
+    }
+    with connection.cursor() as cursor:
+        values = [params[name] for name in _CHOICE_ENQUEUE_PARAMS]
+        _execute_prepared(cursor, "voice_choose_and_enqueue", _choice_enqueue_prepare(), values)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    call.ivr_choice, call.stage, call.queued_at, call.department_id, call.updated_at = row
+    return True
+
+
+# --- is anyone free at all ---------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _anyone_available_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    field = VoiceAgent._meta.get_field
+    status, until, heartbeat = (quote(field(name).column) for name in ("status", "wrap_up_until", "last_heartbeat_at"))
+    return (
+        f"SELECT 1 FROM {quote(VoiceAgent._meta.db_table)}"
+        f" WHERE ({status} = %s OR ({status} = %s AND {until} <= %s)) AND {heartbeat} >= %s"
+    )
+
+
+def anyone_available(*, now: datetime, heartbeat_after: datetime, exclude_agent_ids=()) -> bool:
+    """availability.anyone_available's read (free now: available, or wrap-up that has ended; heartbeat fresh),
+    built once instead of by the ORM on every incoming call and IVR choice (issue 14). Both databases."""
+    sql = _anyone_available_sql(connection.vendor)
+    params = [AgentStatus.AVAILABLE, AgentStatus.WRAP_UP, now, heartbeat_after]
+    excluded = list(exclude_agent_ids)
+    with connection.cursor() as cursor:
+        if excluded:
+            placeholders = ", ".join(["%s"] * len(excluded))
+            sql += f" AND NOT ({connection.ops.quote_name(VoiceAgent._meta.pk.column)} IN ({placeholders}))"
+            cursor.execute(sql + " LIMIT 1", params + excluded)
+        else:
+            _execute_hot(cursor, "voice_anyone_available", sql + " LIMIT 1", params)
+        return cursor.fetchone() is not None
+
+
+# --- a new call ----------------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _call_insert(vendor: str) -> tuple[str, tuple]:
+    quote = connection.ops.quote_name
+    fields = tuple(f for f in Call._meta.concrete_fields if not f.primary_key)
+    sql = (
+        f"INSERT INTO {quote(Call._meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"
+        f" VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {quote(Call._meta.pk.column)}"
+    )
+    return sql, fields
+
+
+def insert_call(call: Call) -> None:
+    """INSERT a new Call built in memory, as `save()` would (defaults, auto_now fields, each field's database
+    value), with a statement built once: the ORM's compiler cost as much as the round trip on every incoming
+    call (issue 14). A duplicate CallSid raises IntegrityError like the ORM's insert. Both databases (SQLite
+    3.35+ has RETURNING, which Django needs there too)."""
+    sql, fields = _call_insert(connection.vendor)
+    values = [field.get_db_prep_save(field.pre_save(call, True), connection) for field in fields]
+    with connection.cursor() as cursor:
+        _execute_hot(cursor, "voice_insert_call", sql, values)
+        call.pk = cursor.fetchone()[0]
+    call._state.adding = False
+    call._state.db = connection.alias

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from voiceconfig import calls as call_services
 from voiceconfig.calls import StageEvent
-from voiceconfig.calls.sql import line_with_config
+from voiceconfig.calls.sql import call_with_line, ivr_options, line_with_config
 from voiceconfig.models import (
     AfterHoursAction,
     Call,
@@ -73,14 +73,12 @@ def speech_of(config: VoiceConfig | None) -> Prompt:
     return Prompt(voice=config.voice, language=config.language)
 
 
-def find_call(call_sid: str) -> Call | None:
+def find_call(call_sid: str, *, with_options: bool = False) -> Call | None:
     if not CALL_SID.match(call_sid or ""):
         return None
-    try:
-        # get(), not first(): first() would build the model's ORDER BY for a unique row (CPU on every webhook).
-        return Call.objects.select_related("phone_line__config").get(call_sid=call_sid)
-    except Call.DoesNotExist:
-        return None
+    # The call with its line and config (select_related), in a statement built once (voiceconfig/calls/sql.py):
+    # the ORM spent longer building this query on every webhook than PostgreSQL spends running it (issue 14).
+    return call_with_line(call_sid, with_options=with_options)
 
 
 def note_status(call: Call, status: str, *, source: str) -> bool:
@@ -132,7 +130,7 @@ def incoming(request: HttpRequest, *, call_sid: str, from_number: str, to_number
     config = line.config
     # The line lookup said which of hours, holidays and IVR options the config has: only those are queried.
     is_open = not (line.has_hours or line.has_holidays) or hours.is_open(config=config, at=timezone.now())
-    options = list(config.ivr_options.all()) if line.has_options else []
+    options = ivr_options(config) if line.has_options else []
     # Open and no menu: the caller goes straight to the queue, so the call is created queued (no enqueue UPDATE).
     queue_at_once = is_open and not options
     call, created = call_services.call_start(
@@ -275,7 +273,8 @@ def gathered(
     status: str = "",
     finished_on_key: str = "",
 ) -> str:
-    call = find_call(call_sid)
+    # The config's IVR options come with the call (one statement on PostgreSQL).
+    call = find_call(call_sid, with_options=True)
     if call is None or call.phone_line is None:
         return twiml.message_and_hang_up(Prompt(text=CANNOT_CONNECT))
     ended = note_status(call, status, source="gather")
@@ -283,21 +282,29 @@ def gathered(
     if not ended and call.stage not in (CallStage.NEW, CallStage.IVR):
         # A replayed (or late) answer to a menu the caller has left: it must not move them again.
         return answer_for_stage(call, config, request)
-    options = list(config.ivr_options.all())
+    options = ivr_options(config)
     if not digits and finished_on_key and any(option.digit == finished_on_key for option in options):
         # Twilio leaves the finish key (# by default) out of Digits: an option on that key is chosen by it alone.
         digits = finished_on_key
     if options and not digits and not speech and finished_on_key:
         return _empty_entry(call, config, options, request, finished_on_key=finished_on_key, ended=ended)
     choice = choose_option(options, digits=digits, speech=speech)
+    entry = {
+        "dedupe_key": f"ivr:{call.ivr_attempts}",
+        "message": f"Chose {choice}." if choice else "No valid choice.",
+        "data": {k: v for k, v in {"digits": digits, "speech": speech, "confidence": confidence}.items() if v},
+    }
+    if not ended and choice is not None and choice.action == IvrAction.ROUTE:
+        # The most common answer, to an agent: the entry, the choice and the wait in one statement (issue 14).
+        enqueued = call_services.call_choose_and_enqueue(
+            call=call, digit=choice.digit, department_id=choice.department_id, **entry
+        )
+        if not enqueued:
+            # Past the queue already (connected, in voicemail, ended): a replay must ring nobody.
+            return answer_for_stage(call, config, request)
+        return route(call, config, request, speech=speech_of(config), department_id=choice.department_id, enqueued=True)
     call_services.call_log_add(
-        call=call,
-        call_sid=call_sid,
-        event=CallEvent.IVR_INPUT,
-        dedupe_key=f"ivr:{call.ivr_attempts}",
-        call_status=call.status,
-        message=f"Chose {choice}." if choice else "No valid choice.",
-        data={k: v for k, v in {"digits": digits, "speech": speech, "confidence": confidence}.items() if v},
+        call=call, call_sid=call_sid, event=CallEvent.IVR_INPUT, call_status=call.status, **entry
     )
     if ended:
         return twiml.empty()
