@@ -298,3 +298,46 @@ def test_a_departments_callback_waits_while_only_non_members_are_free(
     twilio_gateway.add_participant.assert_not_called()
     callback.refresh_from_db()
     assert callback.state == CallbackState.WAITING and callback.agent is None
+
+
+def test_a_callbacks_turn_is_compared_only_with_callers_waiting_in_its_own_department(
+    twilio, line, offering, online_agent, twilio_gateway
+):
+    """Two departments on one line: a Sales caller who waited longer does not hold back a Billing callback; a
+    Billing caller who waited longer does."""
+    callback = accepted_callback(twilio, line, n=1, waited=90)  # nobody free while they waited
+    sales, billing = Department.objects.create(name="Sales"), Department.objects.create(name="Billing")
+    Callback.objects.filter(pk=callback.pk).update(department=billing)
+    bob = online_agent("bob")
+    DepartmentMember.objects.create(department=billing, agent=bob, level=1)
+    sales_caller = waiting_call(line=line, n=2, waited=300)
+    billing_caller = waiting_call(line=line, n=3, waited=200)
+    Call.objects.filter(pk=sales_caller.pk).update(department=sales)
+    Call.objects.filter(pk=billing_caller.pk).update(department=billing)
+
+    assert callback_services.callback_claim_due() is None, "the Billing caller waited longer: their turn first"
+
+    Call.objects.filter(pk=billing_caller.pk).update(stage=CallStage.ABANDONED, status=CallStatus.COMPLETED)
+    claim = callback_services.callback_claim_due()
+
+    assert claim is not None and claim.callback.pk == callback.pk and claim.agent == bob
+    callback.refresh_from_db()
+    assert callback.state == CallbackState.RINGING_AGENT
+
+
+def test_a_callback_without_a_department_is_compared_with_its_own_lines_callers_only(
+    twilio, line, offering, online_agent, twilio_gateway
+):
+    from voiceconfig.models import PhoneLine
+
+    callback = accepted_callback(twilio, line, n=1, waited=90)  # nobody free while they waited
+    other_line = PhoneLine.objects.create(name="Other", phone_number="+14155550999", config=line.config)
+    waiting_call(line=other_line, n=2, waited=300)  # waited longer, but on another line
+    online_agent("alice")
+
+    claim = callback_services.callback_claim_due()
+
+    assert claim is not None and claim.callback.pk == callback.pk
+    waiting_call(line=line, n=3, waited=400)  # now someone on its own line waited longer: it waits again
+    callback_services.callback_release_agent(callback_id=callback.pk, reason="test: back to waiting")
+    assert callback_services.callback_claim_due() is None

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from ..models import (
@@ -34,7 +34,7 @@ from ..models import (
     VoiceAgent,
 )
 from .availability import available_agents
-from .departments import department_id_of, pool_for
+from .departments import department_id_of, effective_department, pool_for
 from .log import call_log_add
 from .queue import call_left_queue, is_waiting, waiting_calls
 from .reservation import lock_first_free
@@ -122,12 +122,22 @@ class CallbackClaim:
 def due_callbacks(*, now: datetime) -> QuerySet[Callback]:
     """Waiting callbacks whose retry time has come and whose turn it is, the longest-waiting first.
 
-    Their turn: nobody still on the line has waited longer (a callback keeps its place, it does not jump ahead).
+    Their turn: nobody still waiting in the same queue has waited longer (a callback keeps its place, it does not
+    jump ahead). The same queue is the callback's department (the department a caller waits in, see
+    departments.effective_department), or, for a callback without one, its line's callers without a department:
+    a caller of another department or line is answered by other agents and never holds a callback back.
     """
-    due = Callback.objects.filter(state=CallbackState.WAITING, next_attempt_at__lte=now)
-    oldest_on_line = waiting_calls().values_list("queued_at", flat=True).first()
-    if oldest_on_line is not None:
-        due = due.filter(queued_at__lt=oldest_on_line)
+    ahead = (
+        waiting_calls().annotate(waits_in=effective_department()).filter(queued_at__lt=OuterRef("queued_at")).order_by()
+    )
+    ahead_in_department = ahead.filter(waits_in=OuterRef("department_id"))
+    ahead_on_line = ahead.filter(waits_in__isnull=True, phone_line_id=OuterRef("phone_line_id"))
+    due = (
+        Callback.objects.filter(state=CallbackState.WAITING, next_attempt_at__lte=now)
+        .annotate(ahead_in_department=Exists(ahead_in_department), ahead_on_line=Exists(ahead_on_line))
+        .exclude(Q(department__isnull=False, ahead_in_department=True))
+        .exclude(Q(department__isnull=True, ahead_on_line=True))
+    )
     return due.order_by("queued_at", "id")
 
 
