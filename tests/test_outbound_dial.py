@@ -257,3 +257,68 @@ def test_an_always_line_records_the_outbound_call_from_the_customers_answer(
 
     assert [kw["call_sid"] for kw in started] == ([call.call_sid] if recorded else [])
     assert call.recordings.filter(recording_sid=sid("RE", 7)).exists() == recorded
+
+
+def agent_leaves(twilio, conference_name: str, *, leg: str = AGENT_LEG, seq: int = 3):
+    return twilio.post(
+        "outbound-conference",
+        "conference_callback",
+        query={"agentLeg": AGENT_LEG},
+        CallSid=leg,
+        StatusCallbackEvent="participant-leave",
+        SequenceNumber=seq,
+        FriendlyName=conference_name,
+    )
+
+
+def test_the_agents_conference_reports_the_agent_leaving(twilio, dialer, twilio_gateway):
+    conference = twiml_of(dial(twilio, US_NUMBER)).find("Dial/Conference")
+
+    assert "/voicetwilio/outboundconference?agentLeg=" in conference.get("statusCallback")
+    assert conference.get("statusCallbackEvent") == "leave"
+
+
+def test_the_agent_hanging_up_before_the_customer_answers_cancels_the_customers_leg(twilio, dialer, twilio_gateway):
+    dial(twilio, US_NUMBER)
+    call = Call.objects.get(agent_call_sid=AGENT_LEG)
+
+    assert agent_leaves(twilio, call.conference_name).status_code == 200
+
+    assert twilio_gateway.end_call.call_args_list[-1].kwargs == {"call_sid": call.call_sid}
+    assert VoiceAgent.objects.get(pk=dialer.pk).status == AgentStatus.AVAILABLE
+    assert CallLog.objects.filter(call=call, dedupe_key="agent-left-unanswered").exists()
+    # Twilio cancels the customer's leg: the call ends, unanswered, and no agent is wrapped up.
+    status = dict(query={"agentLeg": AGENT_LEG}, CallSid=call.call_sid)
+    twilio.post("outbound-status", "status_callback", CallStatus="canceled", SequenceNumber=2, **status)
+    call.refresh_from_db()
+    assert call.status == CallStatus.CANCELED and call.answered_at is None
+    assert VoiceAgent.objects.get(pk=dialer.pk).status == AgentStatus.AVAILABLE
+
+
+def test_a_customer_answering_after_a_failed_cancel_starts_no_talk_time(twilio, dialer, twilio_gateway, caplog):
+    dial(twilio, US_NUMBER)
+    call = Call.objects.get(agent_call_sid=AGENT_LEG)
+    twilio_gateway.end_call.side_effect = gateway.GatewayError("Twilio is down")
+
+    assert agent_leaves(twilio, call.conference_name).status_code == 200  # logged, not fatal
+
+    assert "could not cancel customer leg" in caplog.text
+    status = dict(query={"agentLeg": AGENT_LEG}, CallSid=call.call_sid)
+    twilio.post("outbound-status", "status_callback", CallStatus="in-progress", SequenceNumber=2, **status)
+    call.refresh_from_db()
+    assert call.answered_at is None and call.agent is None
+    assert VoiceAgent.objects.get(pk=dialer.pk).status == AgentStatus.AVAILABLE
+
+
+def test_the_agent_leaving_after_the_customer_answered_cancels_nothing(twilio, dialer, twilio_gateway):
+    dial(twilio, US_NUMBER)
+    call = Call.objects.get(agent_call_sid=AGENT_LEG)
+    status = dict(query={"agentLeg": AGENT_LEG}, CallSid=call.call_sid)
+    twilio.post("outbound-status", "status_callback", CallStatus="in-progress", SequenceNumber=1, **status)
+
+    agent_leaves(twilio, call.conference_name)
+    agent_leaves(twilio, call.conference_name, leg=call.call_sid, seq=4)  # the customer leaving: not the agent
+
+    twilio_gateway.end_call.assert_not_called()
+    assert VoiceAgent.objects.get(pk=dialer.pk).status == AgentStatus.IN_CALL
+    assert Call.objects.get(pk=call.pk).agent == dialer

@@ -75,11 +75,19 @@ def dial(request: HttpRequest, *, agent_leg_sid: str, from_client: str, to_numbe
     elif not call.is_active:
         return twiml.empty()
     # Recording is started over REST by the agent's controls (docs/recording.md), never by the conference.
-    return agent_in_conference(call.conference_name)
+    return agent_in_conference(
+        call.conference_name,
+        status_callback_url=webhook_url("outbound-conference", request, agentLeg=agent_leg_sid),
+    )
 
 
-def agent_in_conference(conference_name: str, *, record: bool = False, recording_callback_url: str = "") -> str:
-    """The agent starts the conference (hearing the customer's phone ring) and ends it on hanging up."""
+def agent_in_conference(
+    conference_name: str, *, status_callback_url: str = "", record: bool = False, recording_callback_url: str = ""
+) -> str:
+    """The agent starts the conference (hearing the customer's phone ring) and ends it on hanging up.
+
+    `status_callback_url` hears the agent leave: a customer whose phone still rings is then cancelled (the end of
+    the conference does not stop Twilio dialling them)."""
     response = VoiceResponse()
     dial = Dial()
     recording = (
@@ -98,10 +106,29 @@ def agent_in_conference(conference_name: str, *, record: bool = False, recording
         beep=False,
         participant_label="agent",
         **recording,
+        **(
+            {"status_callback": status_callback_url, "status_callback_method": "POST", "status_callback_event": "leave"}
+            if status_callback_url
+            else {}
+        ),
     )
     response.append(dial)
     response.hangup()
     return response.to_xml()
+
+
+def agent_left(*, agent_leg_sid: str, leaving_leg_sid: str) -> None:
+    """A participant left the agent's conference. The agent, before the customer answered: cancel the customer's
+    leg after the decision is committed (a Twilio failure is logged: the customer's answer then counts nothing)."""
+    if not agent_leg_sid or leaving_leg_sid != agent_leg_sid:
+        return  # the customer leaving ends the call through its own status callbacks
+    customer_leg_sid = outbound_services.outbound_agent_left(agent_leg_sid=agent_leg_sid)
+    if not customer_leg_sid:
+        return
+    try:
+        gateway.end_call(call_sid=customer_leg_sid)
+    except gateway.GatewayError as exc:
+        logger.warning("could not cancel customer leg %s after the agent hung up: %s", customer_leg_sid, exc.message)
 
 
 def customer_answered(request: HttpRequest | None, *, customer_leg_sid: str) -> None:

@@ -230,9 +230,19 @@ def callback_agent_answered(*, callback_id: int, leg_sid: str) -> Callback | Non
     return callback
 
 
-def callback_record_dialled(*, callback: Callback, customer_leg_sid: str, conference_sid: str = "") -> Call:
-    """Twilio is dialling the customer: the conversation's own outbound call row, with agent and line."""
+@transaction.atomic
+def callback_record_dialled(*, callback: Callback, customer_leg_sid: str, conference_sid: str = "") -> Call | None:
+    """Twilio is dialling the customer: the conversation's own outbound call row, with agent and line.
+
+    None when this attempt ended while Twilio was dialling (the agent hung up meanwhile): the edge cancels the
+    leg. The conditional UPDATE waits for, and re-checks after, a concurrent `callback_agent_left`, so one of the
+    two always sees the customer's leg.
+    """
     now = timezone.now()
+    if not Callback.objects.filter(pk=callback.pk, state=CallbackState.DIALING).update(
+        customer_call_sid=customer_leg_sid, updated_at=now
+    ):
+        return None
     line = callback.phone_line
     call = Call.objects.create(
         call_sid=customer_leg_sid,
@@ -248,7 +258,7 @@ def callback_record_dialled(*, callback: Callback, customer_leg_sid: str, confer
         conference_sid=conference_sid,
         started_at=now,
     )
-    Callback.objects.filter(pk=callback.pk).update(customer_call_sid=customer_leg_sid, outbound_call=call)
+    Callback.objects.filter(pk=callback.pk).update(outbound_call=call)
     callback.customer_call_sid, callback.outbound_call = customer_leg_sid, call
     call_log_add(
         call=call,
@@ -275,6 +285,34 @@ def callback_customer_unanswered(*, callback_id: int, reason: str, now: datetime
     )
     if callback is None:
         return None
+    _attempt_not_reached(callback, reason=reason, now=now)
+    return callback
+
+
+@transaction.atomic
+def callback_agent_left(*, callback_id: int, leg_sid: str, now: datetime | None = None) -> Callback | None:
+    """The agent's leg ended while the customer's phone was still ringing: the attempt did not reach the customer
+    (as a no-answer: again after the delay, or failed after the last). Returns the callback when it moved now, its
+    `customer_call_sid` the leg to cancel ('' while Twilio is still dialling: `callback_record_dialled` then says
+    so); None when the customer answered, or this leg is not the attempt's agent (a late event of an earlier one).
+    """
+    if not leg_sid:
+        return None
+    now = now or timezone.now()
+    callback = (
+        Callback.objects.select_for_update(of=("self",))
+        .select_related("phone_line__config", "agent")
+        .filter(pk=callback_id, state=CallbackState.DIALING, agent_call_sid=leg_sid)
+        .first()
+    )
+    if callback is None:
+        return None
+    _attempt_not_reached(callback, reason="the agent hung up before the customer answered", now=now)
+    return callback
+
+
+def _attempt_not_reached(callback: Callback, *, reason: str, now: datetime) -> None:
+    """Under the callback's row lock: this attempt is over without a conversation; the agent is free."""
     agent_id = callback.agent_id
     retry = callback.attempts < callback.max_attempts
     delay = callback.phone_line.config.callback_retry_seconds if callback.phone_line else 300
@@ -289,7 +327,6 @@ def callback_customer_unanswered(*, callback_id: int, reason: str, now: datetime
     )
     then = f"trying again after {delay} s" if retry else "no attempts left: failed"
     _log(callback, f"Attempt {callback.attempts}: {reason}; {then}.")
-    return callback
 
 
 def callback_customer_answered(*, callback_id: int) -> bool:
