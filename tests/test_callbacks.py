@@ -255,6 +255,10 @@ def test_an_always_line_records_the_callback_once_the_customer_answers(
 
     assert [kw["call_sid"] for kw in started] == [callback.outbound_call.call_sid]
     assert callback.outbound_call.recordings.get().recording_sid == sid("RE", 8)
+    told = twilio_gateway.announce_to_participant.call_args.kwargs  # the consent, as an inbound caller hears it
+    assert (
+        told["call_sid"] == callback.outbound_call.call_sid and "/voicetwilio/recordingconsent?" in told["announce_url"]
+    )
 
 
 def test_a_callback_is_answered_by_the_callers_department_by_its_levels(

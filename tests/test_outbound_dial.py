@@ -322,3 +322,71 @@ def test_the_agent_leaving_after_the_customer_answered_cancels_nothing(twilio, d
     twilio_gateway.end_call.assert_not_called()
     assert VoiceAgent.objects.get(pk=dialer.pk).status == AgentStatus.IN_CALL
     assert Call.objects.get(pk=call.pk).agent == dialer
+
+
+def answer(twilio, call, seq: int = 1):
+    return twilio.post(
+        "outbound-status",
+        "status_callback",
+        query={"agentLeg": AGENT_LEG},
+        CallSid=call.call_sid,
+        CallStatus="in-progress",
+        SequenceNumber=seq,
+    )
+
+
+@pytest.fixture
+def announcements(monkeypatch):
+    sent = []
+    monkeypatch.setattr(gateway, "announce_to_participant", lambda **kw: sent.append(("announce", kw)))
+    monkeypatch.setattr(gateway, "start_call_recording", lambda **kw: sent.append(("record", kw)) or sid("RE", 1))
+    return sent
+
+
+@pytest.mark.parametrize("policy", ["always", "on-demand"])
+def test_a_customer_on_a_line_that_records_hears_the_inbound_consent_before_recording(
+    twilio, dialer, config, twilio_gateway, announcements, policy
+):
+    config.recording_policy = policy
+    config.recording_consent_text = "Calls are recorded to train our staff."
+    config.save()
+    dial(twilio, US_NUMBER)
+    call = Call.objects.get(agent_call_sid=AGENT_LEG)
+
+    answer(twilio, call)
+    answer(twilio, call)  # delivered twice: told once
+
+    assert [name for name, _ in announcements] == (["announce", "record"] if policy == "always" else ["announce"])
+    told = announcements[0][1]
+    assert told["call_sid"] == call.call_sid and told["conference_sid"] == call.conference_sid
+    assert told["announce_url"].startswith(f"http://testserver/voicetwilio/recordingconsent?callSid={call.call_sid}")
+    root = twiml_of(twilio.post("recording-consent", "voice", query={"callSid": call.call_sid}, CallSid=call.call_sid))
+    assert said(root) == "Calls are recorded to train our staff."  # what an inbound caller hears before the queue
+
+
+def test_a_customer_who_could_not_be_told_is_not_recorded(twilio, dialer, config, twilio_gateway, monkeypatch):
+    config.recording_policy = "always"
+    config.save()
+    recorded = []
+    monkeypatch.setattr(gateway, "start_call_recording", lambda **kw: recorded.append(kw) or sid("RE", 1))
+
+    def refuse(**kw):
+        raise gateway.GatewayError("Twilio is down")
+
+    monkeypatch.setattr(gateway, "announce_to_participant", refuse)
+    dial(twilio, US_NUMBER)
+    call = Call.objects.get(agent_call_sid=AGENT_LEG)
+
+    assert answer(twilio, call).status_code == 200
+
+    assert recorded == []
+    assert Call.objects.get(pk=call.pk).answered_at is not None  # the conversation goes on, unrecorded
+    assert CallLog.objects.filter(call=call, dedupe_key="consent-failed").exists()
+
+
+def test_a_line_that_does_not_record_tells_the_customer_nothing(twilio, dialer, config, twilio_gateway, announcements):
+    dial(twilio, US_NUMBER)  # the config fixture records nothing (policy off)
+
+    answer(twilio, Call.objects.get(agent_call_sid=AGENT_LEG))
+
+    assert announcements == []

@@ -14,11 +14,12 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from voiceconfig import calls as call_services
 from voiceconfig.calls import outbound as outbound_services
-from voiceconfig.models import CallStatus, VoiceAgent
+from voiceconfig.models import Call, CallEvent, CallStatus, VoiceAgent
 
 from . import gateway, recording, twiml
 from .links import webhook_url
 from .twiml import Prompt
+from .webhooks import flow
 
 logger = logging.getLogger(__name__)
 
@@ -132,11 +133,53 @@ def agent_left(*, agent_leg_sid: str, leaving_leg_sid: str) -> None:
 
 
 def customer_answered(request: HttpRequest | None, *, customer_leg_sid: str) -> None:
-    """The customer picked up: talk time starts, and an `always` line records from now, as when an agent answers
-    an inbound caller (docs/recording.md)."""
+    """The customer picked up: talk time starts, they hear the line's recording consent (as an inbound caller
+    does before waiting), and an `always` line records from now, as when an agent answers an inbound caller
+    (docs/recording.md). A customer who could not be told is not recorded automatically."""
     call = outbound_services.outbound_record_answered(call_sid=customer_leg_sid)
-    if call is not None:
+    if call is not None and tell_about_recording(request, call=call):
         recording.start_if_always(call=call, request=request)
+
+
+def tell_about_recording(request: HttpRequest | None, *, call: Call) -> bool:
+    """Announce the line's recording consent to the dialled customer, in the conference (Twilio's participant
+    announcement: the Participants API cannot give the new leg TwiML of its own). True when told, or when there is
+    nothing to tell (recording off, no consent message)."""
+    config = call.phone_line.config if call.phone_line_id and call.phone_line else None
+    if config is None or not flow.recording_consent(config):
+        return True
+    try:
+        gateway.announce_to_participant(
+            conference_sid=call.conference_sid or call.conference_name,
+            call_sid=call.call_sid,
+            announce_url=webhook_url("recording-consent", request, callSid=call.call_sid),
+        )
+    except gateway.GatewayError as exc:
+        logger.warning("could not tell customer %s about recording: %s", call.call_sid, exc.message)
+        call_services.call_log_note(
+            call=call,
+            event=CallEvent.RECORDING,
+            dedupe_key="consent-failed",
+            message=f"Could not tell the customer the call may be recorded ({exc.message}): not recorded.",
+        )
+        return False
+    call_services.call_log_note(
+        call=call,
+        event=CallEvent.RECORDING,
+        dedupe_key="consent-announced",
+        message="The customer is told the call may be recorded (an announcement before anything is recorded).",
+    )
+    return True
+
+
+def recording_consent_twiml(*, call_sid: str) -> str:
+    """The announcement itself: the consent an inbound caller hears (docs/recording.md), in the line's voice."""
+    call = Call.objects.filter(call_sid=call_sid).select_related("phone_line__config").first()
+    config = call.phone_line.config if call is not None and call.phone_line_id and call.phone_line else None
+    response = VoiceResponse()
+    for prompt in flow.recording_consent(config) if config is not None else ():
+        prompt.add_to(response)
+    return response.to_xml()
 
 
 def customer_status(

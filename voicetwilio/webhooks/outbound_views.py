@@ -32,6 +32,13 @@ OUTBOUND_CONFERENCE = WebhookOperation(
     form=ConferenceForm,
     query_parameters=[query("agentLeg", "The agent's CallSid (the softphone's leg).", required=True)],
 )
+RECORDING_CONSENT = WebhookOperation(
+    summary="The recording consent announced to a dialled customer",
+    description="The participant announcement a customer of a click-to-dial call or a callback hears when they "
+    "answer on a line that records: the line's consent message, as an inbound caller hears it.",
+    form=VoiceForm,
+    query_parameters=[query("callSid", "The customer's CallSid.", required=True)],
+)
 CALLBACK_OFFER = WebhookOperation(
     summary="Offer a waiting caller a callback",
     description="Where a caller who waited long enough is redirected: 'press 1 to be called back'.",
@@ -83,6 +90,14 @@ def outbound_conference(request: HttpRequest) -> str:
     if params.get("StatusCallbackEvent") == "participant-leave":
         outbound.agent_left(agent_leg_sid=request.GET.get("agentLeg", ""), leaving_leg_sid=params.get("CallSid"))
     return EMPTY_TWIML
+
+
+@documented(RECORDING_CONSENT)
+@twilio_webhook
+@reject_unknown_enums
+def recording_consent(request: HttpRequest) -> str:
+    """What a dialled customer hears when they answer on a line that records (the announcement's TwiML)."""
+    return outbound.recording_consent_twiml(call_sid=request.GET.get("callSid", ""))
 
 
 def _callback_id(request: HttpRequest) -> int:
