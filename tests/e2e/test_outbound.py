@@ -120,3 +120,16 @@ def test_the_agent_hanging_up_before_the_customer_answers_cancels_the_customer(e
         row["message"] for row in result.logs
     ]
     assert_agents(result, alice="available")
+
+
+def test_a_callbacks_agent_hanging_up_while_the_customer_rings_cancels_them_and_retries(e2e_stack):
+    result = e2e_stack.play("callback_agent_hangs_up.yaml")
+
+    assert_clean(result)
+    assert said_on_timeline(result, "customer", "stops ringing (api)")
+    [callback] = result.callbacks
+    assert (callback["state"], callback["attempts"]) == ("completed", 2)
+    messages = [row["message"] for row in result.logs]
+    assert "Attempt 1: the agent hung up before the customer answered; trying again after 10 s." in messages
+    assert "The customer answered attempt 2." in messages
+    assert said_on_timeline(result, "customer", "is talking with alice")
