@@ -255,6 +255,10 @@ def test_an_always_line_records_the_callback_once_the_customer_answers(
 
     assert [kw["call_sid"] for kw in started] == [callback.outbound_call.call_sid]
     assert callback.outbound_call.recordings.get().recording_sid == sid("RE", 8)
+    told = twilio_gateway.announce_to_participant.call_args.kwargs  # the consent, as an inbound caller hears it
+    assert (
+        told["call_sid"] == callback.outbound_call.call_sid and "/voicetwilio/recordingconsent?" in told["announce_url"]
+    )
 
 
 def test_a_callback_is_answered_by_the_callers_department_by_its_levels(
@@ -298,3 +302,134 @@ def test_a_departments_callback_waits_while_only_non_members_are_free(
     twilio_gateway.add_participant.assert_not_called()
     callback.refresh_from_db()
     assert callback.state == CallbackState.WAITING and callback.agent is None
+
+
+def test_a_callbacks_turn_is_compared_only_with_callers_waiting_in_its_own_department(
+    twilio, line, offering, online_agent, twilio_gateway
+):
+    """Two departments on one line: a Sales caller who waited longer does not hold back a Billing callback; a
+    Billing caller who waited longer does."""
+    callback = accepted_callback(twilio, line, n=1, waited=90)  # nobody free while they waited
+    sales, billing = Department.objects.create(name="Sales"), Department.objects.create(name="Billing")
+    Callback.objects.filter(pk=callback.pk).update(department=billing)
+    bob = online_agent("bob")
+    DepartmentMember.objects.create(department=billing, agent=bob, level=1)
+    sales_caller = waiting_call(line=line, n=2, waited=300)
+    billing_caller = waiting_call(line=line, n=3, waited=200)
+    Call.objects.filter(pk=sales_caller.pk).update(department=sales)
+    Call.objects.filter(pk=billing_caller.pk).update(department=billing)
+
+    assert callback_services.callback_claim_due() is None, "the Billing caller waited longer: their turn first"
+
+    Call.objects.filter(pk=billing_caller.pk).update(stage=CallStage.ABANDONED, status=CallStatus.COMPLETED)
+    claim = callback_services.callback_claim_due()
+
+    assert claim is not None and claim.callback.pk == callback.pk and claim.agent == bob
+    callback.refresh_from_db()
+    assert callback.state == CallbackState.RINGING_AGENT
+
+
+def test_a_callback_without_a_department_is_compared_with_its_own_lines_callers_only(
+    twilio, line, offering, online_agent, twilio_gateway
+):
+    from voiceconfig.models import PhoneLine
+
+    callback = accepted_callback(twilio, line, n=1, waited=90)  # nobody free while they waited
+    other_line = PhoneLine.objects.create(name="Other", phone_number="+14155550999", config=line.config)
+    waiting_call(line=other_line, n=2, waited=300)  # waited longer, but on another line
+    online_agent("alice")
+
+    claim = callback_services.callback_claim_due()
+
+    assert claim is not None and claim.callback.pk == callback.pk
+    waiting_call(line=line, n=3, waited=400)  # now someone on its own line waited longer: it waits again
+    callback_services.callback_release_agent(callback_id=callback.pk, reason="test: back to waiting")
+    assert callback_services.callback_claim_due() is None
+
+
+def test_the_agent_hanging_up_while_the_customer_rings_cancels_them_and_counts_as_not_reached(
+    twilio, line, offering, online_agent, twilio_gateway
+):
+    callback = accepted_callback(twilio, line)  # nobody free while they waited
+    alice = online_agent("alice")
+    call_command("run_due_callbacks")
+    agent_leg = sid("CA", 0xB001)
+    leg(twilio, callback, "agent", agent_leg, "in-progress")
+    callback.refresh_from_db()
+    customer_leg = callback.customer_call_sid
+
+    leg(twilio, callback, "agent", agent_leg, "completed", seq=2)
+
+    assert twilio_gateway.end_call.call_args_list[-1].kwargs == {"call_sid": customer_leg}
+    callback.refresh_from_db()
+    assert callback.state == CallbackState.WAITING and callback.attempts == 1 and callback.agent is None
+    assert callback.next_attempt_at > timezone.now() + timedelta(seconds=110)  # the retry delay, like a no-answer
+    assert VoiceAgent.objects.get(pk=alice.pk).status == AgentStatus.AVAILABLE
+    timeline = " ".join(Call.objects.get(pk=callback.call_id).logs.values_list("message", flat=True))
+    assert "Attempt 1: the agent hung up before the customer answered; trying again after 120 s." in timeline
+
+    # The cancelled leg's events (or a customer answering before the cancel landed) complete nothing.
+    leg(twilio, callback, "customer", customer_leg, "in-progress")
+    leg(twilio, callback, "customer", customer_leg, "completed", seq=2)
+    callback.refresh_from_db()
+    assert callback.state == CallbackState.WAITING
+    assert Call.objects.get(pk=callback.call_id).followed_up_at is None
+    assert VoiceAgent.objects.get(pk=alice.pk).status == AgentStatus.AVAILABLE
+
+
+def test_the_agent_hanging_up_on_the_last_attempt_fails_the_callback(
+    twilio, line, offering, online_agent, twilio_gateway
+):
+    callback = accepted_callback(twilio, line)
+    online_agent("alice")
+    Callback.objects.filter(pk=callback.pk).update(attempts=1)  # max_attempts is 2: this is the last
+    call_command("run_due_callbacks")
+    leg(twilio, callback, "agent", sid("CA", 0xB001), "in-progress")
+
+    leg(twilio, callback, "agent", sid("CA", 0xB001), "completed", seq=2)
+
+    callback.refresh_from_db()
+    assert callback.state == CallbackState.FAILED and callback.attempts == 2
+
+
+def test_the_agent_hanging_up_while_twilio_is_still_dialling_cancels_the_leg_it_returns(
+    twilio, line, offering, online_agent, twilio_gateway, monkeypatch
+):
+    """The agent's "completed" lands while the request dialling the customer is still out: that leg is cancelled
+    as soon as Twilio returns it, and no outbound call row is made for it."""
+    from voicetwilio import callbacks as callback_edge
+
+    callback = accepted_callback(twilio, line)
+    online_agent("alice")
+    call_command("run_due_callbacks")
+    agent_leg = sid("CA", 0xB001)
+    real_dial = callback_edge.dial_customer
+
+    def agent_hangs_up_meanwhile(request, moved):
+        callback_services.callback_agent_left(callback_id=moved.pk, leg_sid=agent_leg)
+        return real_dial(request, moved)
+
+    monkeypatch.setattr(callback_edge, "dial_customer", agent_hangs_up_meanwhile)
+    leg(twilio, callback, "agent", agent_leg, "in-progress")
+
+    dialled = twilio_gateway.add_participant.call_args_list[-1]
+    assert dialled.kwargs["to"] == CUSTOMER
+    cancelled = twilio_gateway.end_call.call_args_list[-1].kwargs["call_sid"]
+    assert cancelled != agent_leg and not Call.objects.filter(call_sid=cancelled).exists()
+    callback.refresh_from_db()
+    assert callback.state == CallbackState.WAITING and callback.outbound_call is None
+
+
+def test_a_stale_hang_up_of_an_earlier_attempts_agent_leaves_the_current_attempt_alone(
+    twilio, line, offering, online_agent, twilio_gateway
+):
+    callback = accepted_callback(twilio, line)
+    online_agent("alice")
+    call_command("run_due_callbacks")
+    leg(twilio, callback, "agent", sid("CA", 0xB002), "in-progress")
+
+    leg(twilio, callback, "agent", sid("CA", 0xB001), "completed", seq=9)  # some other, earlier agent leg
+
+    callback.refresh_from_db()
+    assert callback.state == CallbackState.DIALING
+    twilio_gateway.end_call.assert_not_called()

@@ -257,3 +257,136 @@ def test_an_always_line_records_the_outbound_call_from_the_customers_answer(
 
     assert [kw["call_sid"] for kw in started] == ([call.call_sid] if recorded else [])
     assert call.recordings.filter(recording_sid=sid("RE", 7)).exists() == recorded
+
+
+def agent_leaves(twilio, conference_name: str, *, leg: str = AGENT_LEG, seq: int = 3):
+    return twilio.post(
+        "outbound-conference",
+        "conference_callback",
+        query={"agentLeg": AGENT_LEG},
+        CallSid=leg,
+        StatusCallbackEvent="participant-leave",
+        SequenceNumber=seq,
+        FriendlyName=conference_name,
+    )
+
+
+def test_the_agents_conference_reports_the_agent_leaving(twilio, dialer, twilio_gateway):
+    conference = twiml_of(dial(twilio, US_NUMBER)).find("Dial/Conference")
+
+    assert "/voicetwilio/outboundconference?agentLeg=" in conference.get("statusCallback")
+    assert conference.get("statusCallbackEvent") == "leave"
+
+
+def test_the_agent_hanging_up_before_the_customer_answers_cancels_the_customers_leg(twilio, dialer, twilio_gateway):
+    dial(twilio, US_NUMBER)
+    call = Call.objects.get(agent_call_sid=AGENT_LEG)
+
+    assert agent_leaves(twilio, call.conference_name).status_code == 200
+
+    assert twilio_gateway.end_call.call_args_list[-1].kwargs == {"call_sid": call.call_sid}
+    assert VoiceAgent.objects.get(pk=dialer.pk).status == AgentStatus.AVAILABLE
+    assert CallLog.objects.filter(call=call, dedupe_key="agent-left-unanswered").exists()
+    # Twilio cancels the customer's leg: the call ends, unanswered, and no agent is wrapped up.
+    status = dict(query={"agentLeg": AGENT_LEG}, CallSid=call.call_sid)
+    twilio.post("outbound-status", "status_callback", CallStatus="canceled", SequenceNumber=2, **status)
+    call.refresh_from_db()
+    assert call.status == CallStatus.CANCELED and call.answered_at is None
+    assert VoiceAgent.objects.get(pk=dialer.pk).status == AgentStatus.AVAILABLE
+
+
+def test_a_customer_answering_after_a_failed_cancel_starts_no_talk_time(twilio, dialer, twilio_gateway, caplog):
+    dial(twilio, US_NUMBER)
+    call = Call.objects.get(agent_call_sid=AGENT_LEG)
+    twilio_gateway.end_call.side_effect = gateway.GatewayError("Twilio is down")
+
+    assert agent_leaves(twilio, call.conference_name).status_code == 200  # logged, not fatal
+
+    assert "could not cancel customer leg" in caplog.text
+    status = dict(query={"agentLeg": AGENT_LEG}, CallSid=call.call_sid)
+    twilio.post("outbound-status", "status_callback", CallStatus="in-progress", SequenceNumber=2, **status)
+    call.refresh_from_db()
+    assert call.answered_at is None and call.agent is None
+    assert VoiceAgent.objects.get(pk=dialer.pk).status == AgentStatus.AVAILABLE
+
+
+def test_the_agent_leaving_after_the_customer_answered_cancels_nothing(twilio, dialer, twilio_gateway):
+    dial(twilio, US_NUMBER)
+    call = Call.objects.get(agent_call_sid=AGENT_LEG)
+    status = dict(query={"agentLeg": AGENT_LEG}, CallSid=call.call_sid)
+    twilio.post("outbound-status", "status_callback", CallStatus="in-progress", SequenceNumber=1, **status)
+
+    agent_leaves(twilio, call.conference_name)
+    agent_leaves(twilio, call.conference_name, leg=call.call_sid, seq=4)  # the customer leaving: not the agent
+
+    twilio_gateway.end_call.assert_not_called()
+    assert VoiceAgent.objects.get(pk=dialer.pk).status == AgentStatus.IN_CALL
+    assert Call.objects.get(pk=call.pk).agent == dialer
+
+
+def answer(twilio, call, seq: int = 1):
+    return twilio.post(
+        "outbound-status",
+        "status_callback",
+        query={"agentLeg": AGENT_LEG},
+        CallSid=call.call_sid,
+        CallStatus="in-progress",
+        SequenceNumber=seq,
+    )
+
+
+@pytest.fixture
+def announcements(monkeypatch):
+    sent = []
+    monkeypatch.setattr(gateway, "announce_to_participant", lambda **kw: sent.append(("announce", kw)))
+    monkeypatch.setattr(gateway, "start_call_recording", lambda **kw: sent.append(("record", kw)) or sid("RE", 1))
+    return sent
+
+
+@pytest.mark.parametrize("policy", ["always", "on-demand"])
+def test_a_customer_on_a_line_that_records_hears_the_inbound_consent_before_recording(
+    twilio, dialer, config, twilio_gateway, announcements, policy
+):
+    config.recording_policy = policy
+    config.recording_consent_text = "Calls are recorded to train our staff."
+    config.save()
+    dial(twilio, US_NUMBER)
+    call = Call.objects.get(agent_call_sid=AGENT_LEG)
+
+    answer(twilio, call)
+    answer(twilio, call)  # delivered twice: told once
+
+    assert [name for name, _ in announcements] == (["announce", "record"] if policy == "always" else ["announce"])
+    told = announcements[0][1]
+    assert told["call_sid"] == call.call_sid and told["conference_sid"] == call.conference_sid
+    assert told["announce_url"].startswith(f"http://testserver/voicetwilio/recordingconsent?callSid={call.call_sid}")
+    root = twiml_of(twilio.post("recording-consent", "voice", query={"callSid": call.call_sid}, CallSid=call.call_sid))
+    assert said(root) == "Calls are recorded to train our staff."  # what an inbound caller hears before the queue
+
+
+def test_a_customer_who_could_not_be_told_is_not_recorded(twilio, dialer, config, twilio_gateway, monkeypatch):
+    config.recording_policy = "always"
+    config.save()
+    recorded = []
+    monkeypatch.setattr(gateway, "start_call_recording", lambda **kw: recorded.append(kw) or sid("RE", 1))
+
+    def refuse(**kw):
+        raise gateway.GatewayError("Twilio is down")
+
+    monkeypatch.setattr(gateway, "announce_to_participant", refuse)
+    dial(twilio, US_NUMBER)
+    call = Call.objects.get(agent_call_sid=AGENT_LEG)
+
+    assert answer(twilio, call).status_code == 200
+
+    assert recorded == []
+    assert Call.objects.get(pk=call.pk).answered_at is not None  # the conversation goes on, unrecorded
+    assert CallLog.objects.filter(call=call, dedupe_key="consent-failed").exists()
+
+
+def test_a_line_that_does_not_record_tells_the_customer_nothing(twilio, dialer, config, twilio_gateway, announcements):
+    dial(twilio, US_NUMBER)  # the config fixture records nothing (policy off)
+
+    answer(twilio, Call.objects.get(agent_call_sid=AGENT_LEG))
+
+    assert announcements == []

@@ -361,6 +361,7 @@ def test_a_sync_started_while_another_host_runs_one_does_nothing(twilio, line):
         dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"], host=db["HOST"], port=db["PORT"] or 5432
     )
     other_host.autocommit = True
+    other_pid = other_host.get_backend_pid()
     try:
         with other_host.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
@@ -368,10 +369,26 @@ def test_a_sync_started_while_another_host_runs_one_does_nothing(twilio, line):
         assert out.strip() == "Another twilio_sync is running on this deployment; nothing done."
         assert number_updates(twilio) == []
     finally:
-        other_host.close()  # ends that session, and with it its lock
+        other_host.close()  # ends that session (a host that stopped), and with it its lock
 
+    # close() only sends the goodbye: the server's backend exits, releasing the lock, in its own time (under load
+    # the next sync could still find it held). Wait for that session's locks to be gone, not for a fixed time.
+    wait_until_session_holds_no_advisory_lock(connection, other_pid)
     out, _ = sync()
     assert "changed VoiceUrl" in out and len(number_updates(twilio)) == 1
+
+
+def wait_until_session_holds_no_advisory_lock(connection, pid: int, timeout: float = 30.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = %s)", [pid])
+            if not cursor.fetchone()[0]:
+                return
+            assert time.monotonic() < deadline, f"session {pid} still holds its advisory lock after {timeout} s"
+            time.sleep(0.01)
 
 
 # --- one fallback URL ------------------------------------------------------------------------------------------

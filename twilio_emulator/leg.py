@@ -731,7 +731,10 @@ class Leg:
                 if gone():
                     return
                 version = conference.version
-                if participant.hold:
+                announcement, participant.announce_url = participant.announce_url, ""
+                if announcement:
+                    state = "announcement"
+                elif participant.hold:
                     state = "held"
                 elif not conference.started:
                     state = "waiting"
@@ -742,7 +745,10 @@ class Leg:
                     for p in conference.present()
                     if p.call_sid != call.sid
                 ]
-            if state == "held":
+            if state == "announcement":
+                described = None
+                self.announcement(announcement, participant.announce_method, until=gone)
+            elif state == "held":
                 self.world.set_activity(call, "held", url=participant.hold_url)
                 described = None
                 self.conference_audio(
@@ -770,6 +776,18 @@ class Leg:
                     else:
                         self.timeline.add(call.who, "state", "is alone in the conference (silence)")
                 self.wait(None, lambda version=version: gone() or participant.hold or conference.version != version)
+
+    def announcement(self, url: str, method: str, *, until: Callable[[], bool]) -> None:
+        """A participant announcement: its TwiML's Say/Play/Pause played once to this participant alone."""
+        doc = self.fetch(url, method or "POST", purpose="announcement", critical=False)
+        if doc is None:
+            return
+        for verb in doc.verbs:
+            if verb.name not in twiml.WAIT_VERBS or verb.name == "Redirect":
+                self.timeline.add("twilio", "error", f"Twilio error 13238: <{verb.name}> in announcement TwiML")
+                continue
+            if self.media(verb, doc, until):
+                return
 
     def conference_audio(
         self,

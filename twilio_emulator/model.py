@@ -105,6 +105,8 @@ class Participant:
     beep: str = "true"
     wait_url: str = ""
     wait_method: str = "POST"
+    announce_url: str = ""  # a participant announcement to play next (Participants.update AnnounceUrl)
+    announce_method: str = "POST"
     status: str = "queued"  # queued, connecting, ringing, connected, complete, failed
     updated_at: float = 0.0
     joined: bool = False

@@ -483,7 +483,10 @@ class TwilioApi:
                 participant.call_sid_to_coach = form.get("CallSidToCoach") or participant.call_sid_to_coach
                 changes.append("coaching")
             if form.get("AnnounceUrl"):
-                world.timeline.add("emulator", "warning", "participant announcements are not emulated")
+                # The participant's leg plays it (leg.in_conference), then is back in the conference.
+                participant.announce_url = form.get("AnnounceUrl")
+                participant.announce_method = form.get("AnnounceMethod") or "POST"
+                changes.append("announcement")
             participant.updated_at = world.now()
             conference.version += 1
             world.timeline.add(

@@ -114,6 +114,12 @@ def agent_leg_event(request: HttpRequest, *, callback_id: int, leg_sid: str, sta
         callback_services.callback_release_agent(
             callback_id=callback_id, reason=f"The agent's phone did not answer ({status}): the next agent is tried."
         )
+    elif status == CallStatus.COMPLETED:
+        # The agent hung up. While the customer's phone still rings, that attempt is over: their leg is cancelled,
+        # or they would answer into an empty conference.
+        moved = callback_services.callback_agent_left(callback_id=callback_id, leg_sid=leg_sid)
+        if moved is not None:
+            _hang_up(moved.customer_call_sid, whose="customer")
 
 
 def dial_customer(request: HttpRequest, callback: Callback) -> None:
@@ -134,9 +140,11 @@ def dial_customer(request: HttpRequest, callback: Callback) -> None:
         ):
             _hang_up(callback.agent_call_sid)
         return
-    callback_services.callback_record_dialled(
+    recorded = callback_services.callback_record_dialled(
         callback=callback, customer_leg_sid=participant.call_sid, conference_sid=participant.conference_sid
     )
+    if recorded is None:
+        _hang_up(participant.call_sid, whose="customer")  # the agent hung up while Twilio was dialling
 
 
 def customer_leg_event(
@@ -158,10 +166,12 @@ def customer_leg_event(
         )
 
 
-def _hang_up(leg_sid: str) -> None:
+def _hang_up(leg_sid: str, *, whose: str = "agent") -> None:
+    """End (or cancel, while it rings) a leg after commit; Twilio failing is logged: its status callbacks, or
+    the other party hanging up, end it anyway."""
     if not leg_sid:
         return
     try:
         gateway.end_call(call_sid=leg_sid)
     except gateway.GatewayError as exc:
-        logger.warning("could not hang up agent leg %s of a callback: %s", leg_sid, exc.message)
+        logger.warning("could not hang up %s leg %s of a callback: %s", whose, leg_sid, exc.message)

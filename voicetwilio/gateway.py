@@ -203,6 +203,15 @@ def set_participant_hold(*, conference_sid: str, call_sid: str, hold: bool, hold
         client().conferences(conference_sid).participants(call_sid).update(**kwargs)
 
 
+def announce_to_participant(*, conference_sid: str, call_sid: str, announce_url: str) -> None:
+    """Play `announce_url`'s TwiML (<Say>/<Play>) to one participant of the conference (the Participants API's
+    AnnounceUrl; creating a participant takes no TwiML, so a dialled customer is told this way once they answer)."""
+    with _translate_errors("make an announcement to the participant"):
+        client().conferences(conference_sid).participants(call_sid).update(
+            announce_url=announce_url, announce_method="POST"
+        )
+
+
 def set_participant_ends_conference(*, conference_sid: str, call_sid: str, end_conference_on_exit: bool) -> None:
     """Decide whether this participant leaving ends the conference for everyone.
 

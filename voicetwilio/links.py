@@ -17,6 +17,7 @@ EVENT_CALLBACKS = frozenset(
         "recording-callback",
         "dial-callback",
         "outbound-status",
+        "outbound-conference",
         "callback-leg",
     }
 )

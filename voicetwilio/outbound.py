@@ -14,11 +14,12 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from voiceconfig import calls as call_services
 from voiceconfig.calls import outbound as outbound_services
-from voiceconfig.models import CallStatus, VoiceAgent
+from voiceconfig.models import Call, CallEvent, CallStatus, VoiceAgent
 
 from . import gateway, recording, twiml
 from .links import webhook_url
 from .twiml import Prompt
+from .webhooks import flow
 
 logger = logging.getLogger(__name__)
 
@@ -75,11 +76,19 @@ def dial(request: HttpRequest, *, agent_leg_sid: str, from_client: str, to_numbe
     elif not call.is_active:
         return twiml.empty()
     # Recording is started over REST by the agent's controls (docs/recording.md), never by the conference.
-    return agent_in_conference(call.conference_name)
+    return agent_in_conference(
+        call.conference_name,
+        status_callback_url=webhook_url("outbound-conference", request, agentLeg=agent_leg_sid),
+    )
 
 
-def agent_in_conference(conference_name: str, *, record: bool = False, recording_callback_url: str = "") -> str:
-    """The agent starts the conference (hearing the customer's phone ring) and ends it on hanging up."""
+def agent_in_conference(
+    conference_name: str, *, status_callback_url: str = "", record: bool = False, recording_callback_url: str = ""
+) -> str:
+    """The agent starts the conference (hearing the customer's phone ring) and ends it on hanging up.
+
+    `status_callback_url` hears the agent leave: a customer whose phone still rings is then cancelled (the end of
+    the conference does not stop Twilio dialling them)."""
     response = VoiceResponse()
     dial = Dial()
     recording = (
@@ -98,18 +107,79 @@ def agent_in_conference(conference_name: str, *, record: bool = False, recording
         beep=False,
         participant_label="agent",
         **recording,
+        **(
+            {"status_callback": status_callback_url, "status_callback_method": "POST", "status_callback_event": "leave"}
+            if status_callback_url
+            else {}
+        ),
     )
     response.append(dial)
     response.hangup()
     return response.to_xml()
 
 
+def agent_left(*, agent_leg_sid: str, leaving_leg_sid: str) -> None:
+    """A participant left the agent's conference. The agent, before the customer answered: cancel the customer's
+    leg after the decision is committed (a Twilio failure is logged: the customer's answer then counts nothing)."""
+    if not agent_leg_sid or leaving_leg_sid != agent_leg_sid:
+        return  # the customer leaving ends the call through its own status callbacks
+    customer_leg_sid = outbound_services.outbound_agent_left(agent_leg_sid=agent_leg_sid)
+    if not customer_leg_sid:
+        return
+    try:
+        gateway.end_call(call_sid=customer_leg_sid)
+    except gateway.GatewayError as exc:
+        logger.warning("could not cancel customer leg %s after the agent hung up: %s", customer_leg_sid, exc.message)
+
+
 def customer_answered(request: HttpRequest | None, *, customer_leg_sid: str) -> None:
-    """The customer picked up: talk time starts, and an `always` line records from now, as when an agent answers
-    an inbound caller (docs/recording.md)."""
+    """The customer picked up: talk time starts, they hear the line's recording consent (as an inbound caller
+    does before waiting), and an `always` line records from now, as when an agent answers an inbound caller
+    (docs/recording.md). A customer who could not be told is not recorded automatically."""
     call = outbound_services.outbound_record_answered(call_sid=customer_leg_sid)
-    if call is not None:
+    if call is not None and tell_about_recording(request, call=call):
         recording.start_if_always(call=call, request=request)
+
+
+def tell_about_recording(request: HttpRequest | None, *, call: Call) -> bool:
+    """Announce the line's recording consent to the dialled customer, in the conference (Twilio's participant
+    announcement: the Participants API cannot give the new leg TwiML of its own). True when told, or when there is
+    nothing to tell (recording off, no consent message)."""
+    config = call.phone_line.config if call.phone_line_id and call.phone_line else None
+    if config is None or not flow.recording_consent(config):
+        return True
+    try:
+        gateway.announce_to_participant(
+            conference_sid=call.conference_sid or call.conference_name,
+            call_sid=call.call_sid,
+            announce_url=webhook_url("recording-consent", request, callSid=call.call_sid),
+        )
+    except gateway.GatewayError as exc:
+        logger.warning("could not tell customer %s about recording: %s", call.call_sid, exc.message)
+        call_services.call_log_note(
+            call=call,
+            event=CallEvent.RECORDING,
+            dedupe_key="consent-failed",
+            message=f"Could not tell the customer the call may be recorded ({exc.message}): not recorded.",
+        )
+        return False
+    call_services.call_log_note(
+        call=call,
+        event=CallEvent.RECORDING,
+        dedupe_key="consent-announced",
+        message="The customer is told the call may be recorded (an announcement before anything is recorded).",
+    )
+    return True
+
+
+def recording_consent_twiml(*, call_sid: str) -> str:
+    """The announcement itself: the consent an inbound caller hears (docs/recording.md), in the line's voice."""
+    call = Call.objects.filter(call_sid=call_sid).select_related("phone_line__config").first()
+    config = call.phone_line.config if call is not None and call.phone_line_id and call.phone_line else None
+    response = VoiceResponse()
+    for prompt in flow.recording_consent(config) if config is not None else ():
+        prompt.add_to(response)
+    return response.to_xml()
 
 
 def customer_status(

@@ -26,6 +26,8 @@ urlpatterns = [
     path("dialcallback", views.dial_callback, name="dial-callback"),
     # Click-to-dial and callbacks (issue 19): the customer's leg, and the legs of a callback.
     path("outboundstatus", outbound_views.outbound_status, name="outbound-status"),
+    path("outboundconference", outbound_views.outbound_conference, name="outbound-conference"),
+    path("recordingconsent", outbound_views.recording_consent, name="recording-consent"),
     path("callbackoffer", outbound_views.callback_offer, name="callback-offer"),
     path("callbackchoice", outbound_views.callback_choice, name="callback-choice"),
     path("callbackleg", outbound_views.callback_leg, name="callback-leg"),

@@ -133,7 +133,19 @@ def test_an_always_line_records_the_customers_leg_once_they_answer(twilio_mock, 
         SequenceNumber=2,
     )
 
-    record = only_exchange(twilio_mock)
+    # First the consent an inbound caller hears, announced to the customer in the conference; then the recording.
+    assert len(twilio_mock.exchanges) == 2, [(e.method, e.path) for e in twilio_mock.exchanges]
+    announce, record = twilio_mock.exchanges
+    assert announce.status < 400 and record.status < 400, (announce.answer, record.answer)
+    call = Call.objects.get(call_sid=customer)
+    assert (announce.method, announce.path) == (
+        "POST",
+        participants_path(call.conference_sid)[:-5] + f"/{customer}.json",
+    )
+    assert announce.params() == {
+        "AnnounceUrl": f"http://testserver/voicetwilio/recordingconsent?callSid={customer}",
+        "AnnounceMethod": "POST",
+    }
     assert record.path == calls_path(customer, "/Recordings")
     assert record.params()["RecordingChannels"] == "dual"
     assert "/voicetwilio/recordingcallback?" in record.params()["RecordingStatusCallback"]
@@ -161,3 +173,25 @@ def test_a_caller_who_waited_long_enough_is_redirected_to_the_offer(twilio_mock,
         "Url": f"http://testserver/voicetwilio/callbackoffer?callSid={call.call_sid}",
         "Method": "POST",
     }
+
+
+def test_the_agent_hanging_up_before_the_customer_answers_cancels_the_customers_leg(
+    twilio_mock, client, online_agent, line
+):
+    line.agents.add(online_agent("alice"))
+    driver = TwilioDriver(client)
+    driver.post("voice", "voice", CallSid=AGENT_LEG, From="client:alice", Caller="client:alice", To="+14155550142")
+    call = Call.objects.get(agent_call_sid=AGENT_LEG)
+    twilio_mock.clear()
+
+    driver.post(
+        "outbound-conference",
+        "conference_callback",
+        query={"agentLeg": AGENT_LEG},
+        CallSid=AGENT_LEG,
+        StatusCallbackEvent="participant-leave",
+        FriendlyName=call.conference_name,
+    )
+
+    cancel = only_exchange(twilio_mock)
+    assert (cancel.method, cancel.path, cancel.params()) == ("POST", calls_path(call.call_sid), {"Status": "completed"})

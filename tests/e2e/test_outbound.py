@@ -93,3 +93,43 @@ def test_a_callback_that_needs_a_second_attempt_waits_the_retry_delay(e2e_stack)
     assert any("Attempt 1: the customer did not answer (no-answer); trying again after 10 s." in m for m in messages)
     assert "The customer answered attempt 2." in messages
     assert said_on_timeline(result, "customer", "is talking with alice")
+
+
+def test_a_customer_dialled_on_a_recorded_line_hears_the_consent_then_is_recorded(e2e_stack):
+    result = e2e_stack.play("click_to_dial_recorded.yaml")
+
+    assert_clean(result)
+    customer_heard = result.heard("customer")
+    assert customer_heard[0].startswith('"This call may be recorded for quality and training purposes."')
+    requests = rest_requests(result)
+    announce = next(i for i, text in enumerate(requests) if text.startswith("Participants.update customer"))
+    record = next(i for i, text in enumerate(requests) if text.startswith("Recordings.create on customer's call"))
+    assert announce < record, "told before the recording starts"
+    assert result.call["status"] == "completed" and result.call["answeredAt"]
+    assert "The customer is told the call may be recorded" in " ".join(r["message"] for r in logs(result, "recording"))
+
+
+def test_the_agent_hanging_up_before_the_customer_answers_cancels_the_customer(e2e_stack):
+    result = e2e_stack.play("click_to_dial_agent_hangs_up.yaml")
+
+    assert_clean(result)
+    assert said_on_timeline(result, "customer", "stops ringing (api)")
+    assert not said_on_timeline(result, "customer", "answers")
+    assert result.call["status"] == "canceled" and not result.call["answeredAt"]
+    assert "The agent hung up before the customer answered: the customer's call is cancelled." in [
+        row["message"] for row in result.logs
+    ]
+    assert_agents(result, alice="available")
+
+
+def test_a_callbacks_agent_hanging_up_while_the_customer_rings_cancels_them_and_retries(e2e_stack):
+    result = e2e_stack.play("callback_agent_hangs_up.yaml")
+
+    assert_clean(result)
+    assert said_on_timeline(result, "customer", "stops ringing (api)")
+    [callback] = result.callbacks
+    assert (callback["state"], callback["attempts"]) == ("completed", 2)
+    messages = [row["message"] for row in result.logs]
+    assert "Attempt 1: the agent hung up before the customer answered; trying again after 10 s." in messages
+    assert "The customer answered attempt 2." in messages
+    assert said_on_timeline(result, "customer", "is talking with alice")

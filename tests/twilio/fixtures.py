@@ -37,6 +37,7 @@ class GatewayMocks:
     redirect_call: mock.Mock
     end_call: mock.Mock
     set_participant_ends_conference: mock.Mock | None = None
+    announce_to_participant: mock.Mock | None = None
 
     def legs(self) -> list[str]:
         return [call.kwargs["to"] for call in self.add_participant.call_args_list]
@@ -54,12 +55,14 @@ def twilio_gateway():
         mock.patch.object(gateway, "redirect_call") as redirect_call,
         mock.patch.object(gateway, "end_call") as end_call,
         mock.patch.object(gateway, "set_participant_ends_conference") as ends_conference,
+        mock.patch.object(gateway, "announce_to_participant") as announce,
     ):
         yield GatewayMocks(
             add_participant=add_participant,
             redirect_call=redirect_call,
             end_call=end_call,
             set_participant_ends_conference=ends_conference,
+            announce_to_participant=announce,
         )
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from ..models import (
@@ -34,7 +34,7 @@ from ..models import (
     VoiceAgent,
 )
 from .availability import available_agents
-from .departments import department_id_of, pool_for
+from .departments import department_id_of, effective_department, pool_for
 from .log import call_log_add
 from .queue import call_left_queue, is_waiting, waiting_calls
 from .reservation import lock_first_free
@@ -122,12 +122,22 @@ class CallbackClaim:
 def due_callbacks(*, now: datetime) -> QuerySet[Callback]:
     """Waiting callbacks whose retry time has come and whose turn it is, the longest-waiting first.
 
-    Their turn: nobody still on the line has waited longer (a callback keeps its place, it does not jump ahead).
+    Their turn: nobody still waiting in the same queue has waited longer (a callback keeps its place, it does not
+    jump ahead). The same queue is the callback's department (the department a caller waits in, see
+    departments.effective_department), or, for a callback without one, its line's callers without a department:
+    a caller of another department or line is answered by other agents and never holds a callback back.
     """
-    due = Callback.objects.filter(state=CallbackState.WAITING, next_attempt_at__lte=now)
-    oldest_on_line = waiting_calls().values_list("queued_at", flat=True).first()
-    if oldest_on_line is not None:
-        due = due.filter(queued_at__lt=oldest_on_line)
+    ahead = (
+        waiting_calls().annotate(waits_in=effective_department()).filter(queued_at__lt=OuterRef("queued_at")).order_by()
+    )
+    ahead_in_department = ahead.filter(waits_in=OuterRef("department_id"))
+    ahead_on_line = ahead.filter(waits_in__isnull=True, phone_line_id=OuterRef("phone_line_id"))
+    due = (
+        Callback.objects.filter(state=CallbackState.WAITING, next_attempt_at__lte=now)
+        .annotate(ahead_in_department=Exists(ahead_in_department), ahead_on_line=Exists(ahead_on_line))
+        .exclude(Q(department__isnull=False, ahead_in_department=True))
+        .exclude(Q(department__isnull=True, ahead_on_line=True))
+    )
     return due.order_by("queued_at", "id")
 
 
@@ -220,9 +230,19 @@ def callback_agent_answered(*, callback_id: int, leg_sid: str) -> Callback | Non
     return callback
 
 
-def callback_record_dialled(*, callback: Callback, customer_leg_sid: str, conference_sid: str = "") -> Call:
-    """Twilio is dialling the customer: the conversation's own outbound call row, with agent and line."""
+@transaction.atomic
+def callback_record_dialled(*, callback: Callback, customer_leg_sid: str, conference_sid: str = "") -> Call | None:
+    """Twilio is dialling the customer: the conversation's own outbound call row, with agent and line.
+
+    None when this attempt ended while Twilio was dialling (the agent hung up meanwhile): the edge cancels the
+    leg. The conditional UPDATE waits for, and re-checks after, a concurrent `callback_agent_left`, so one of the
+    two always sees the customer's leg.
+    """
     now = timezone.now()
+    if not Callback.objects.filter(pk=callback.pk, state=CallbackState.DIALING).update(
+        customer_call_sid=customer_leg_sid, updated_at=now
+    ):
+        return None
     line = callback.phone_line
     call = Call.objects.create(
         call_sid=customer_leg_sid,
@@ -238,7 +258,7 @@ def callback_record_dialled(*, callback: Callback, customer_leg_sid: str, confer
         conference_sid=conference_sid,
         started_at=now,
     )
-    Callback.objects.filter(pk=callback.pk).update(customer_call_sid=customer_leg_sid, outbound_call=call)
+    Callback.objects.filter(pk=callback.pk).update(outbound_call=call)
     callback.customer_call_sid, callback.outbound_call = customer_leg_sid, call
     call_log_add(
         call=call,
@@ -265,6 +285,34 @@ def callback_customer_unanswered(*, callback_id: int, reason: str, now: datetime
     )
     if callback is None:
         return None
+    _attempt_not_reached(callback, reason=reason, now=now)
+    return callback
+
+
+@transaction.atomic
+def callback_agent_left(*, callback_id: int, leg_sid: str, now: datetime | None = None) -> Callback | None:
+    """The agent's leg ended while the customer's phone was still ringing: the attempt did not reach the customer
+    (as a no-answer: again after the delay, or failed after the last). Returns the callback when it moved now, its
+    `customer_call_sid` the leg to cancel ('' while Twilio is still dialling: `callback_record_dialled` then says
+    so); None when the customer answered, or this leg is not the attempt's agent (a late event of an earlier one).
+    """
+    if not leg_sid:
+        return None
+    now = now or timezone.now()
+    callback = (
+        Callback.objects.select_for_update(of=("self",))
+        .select_related("phone_line__config", "agent")
+        .filter(pk=callback_id, state=CallbackState.DIALING, agent_call_sid=leg_sid)
+        .first()
+    )
+    if callback is None:
+        return None
+    _attempt_not_reached(callback, reason="the agent hung up before the customer answered", now=now)
+    return callback
+
+
+def _attempt_not_reached(callback: Callback, *, reason: str, now: datetime) -> None:
+    """Under the callback's row lock: this attempt is over without a conversation; the agent is free."""
     agent_id = callback.agent_id
     retry = callback.attempts < callback.max_attempts
     delay = callback.phone_line.config.callback_retry_seconds if callback.phone_line else 300
@@ -279,7 +327,6 @@ def callback_customer_unanswered(*, callback_id: int, reason: str, now: datetime
     )
     then = f"trying again after {delay} s" if retry else "no attempts left: failed"
     _log(callback, f"Attempt {callback.attempts}: {reason}; {then}.")
-    return callback
 
 
 def callback_customer_answered(*, callback_id: int) -> bool:

@@ -18,6 +18,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from ..models import (
+    TERMINAL_CALL_STATUSES,
     AgentStatus,
     Call,
     CallDirection,
@@ -259,6 +260,41 @@ def outbound_record_answered(*, call_sid: str) -> Call | None:
             message="The customer answered.",
         )
     return call
+
+
+@transaction.atomic
+def outbound_agent_left(*, agent_leg_sid: str) -> str:
+    """The agent's leg left the conference. Before the customer answered, the call has nobody to talk to: the
+    agent is free at once, and the customer's leg is returned for the edge to cancel after commit ('' when there
+    is nothing to cancel: answered, ended, or told before).
+
+    The call keeps no agent (as when Twilio refused to dial): should the cancel fail and the customer answer,
+    their answer starts no talk time or recording, and the end of their leg cannot free an agent who is by then
+    on another call.
+    """
+    now = timezone.now()
+    call = (
+        Call.objects.select_for_update()
+        .filter(direction=CallDirection.OUTBOUND_DIAL, agent_call_sid=agent_leg_sid, answered_at__isnull=True)
+        .exclude(agent=None)
+        .exclude(status__in=TERMINAL_CALL_STATUSES)
+        .first()
+    )
+    if call is None:
+        return ""
+    Call.objects.filter(pk=call.pk).update(agent=None, updated_at=now)
+    VoiceAgent.objects.filter(pk=call.agent_id, status=AgentStatus.RINGING).update(
+        status=AgentStatus.AVAILABLE, status_changed_at=now, last_call_ended_at=now
+    )
+    call_log_add(
+        call=call,
+        call_sid=call.call_sid,
+        event=CallEvent.AGENT,
+        dedupe_key="agent-left-unanswered",
+        message="The agent hung up before the customer answered: the customer's call is cancelled.",
+    )
+    # Not dialled yet (the leg is still the agent's own): nothing rings.
+    return call.call_sid if call.call_sid != agent_leg_sid else ""
 
 
 # --- missed calls to follow up --------------------------------------------------------------------------------

@@ -5,7 +5,16 @@ from django.http import HttpRequest
 from .. import callbacks, outbound
 from ..signature import twilio_webhook
 from .http import TwilioParams
-from .openapi import CALL_SID_QUERY, GatherForm, StatusForm, VoiceForm, WebhookOperation, documented, query
+from .openapi import (
+    CALL_SID_QUERY,
+    ConferenceForm,
+    GatherForm,
+    StatusForm,
+    VoiceForm,
+    WebhookOperation,
+    documented,
+    query,
+)
 from .validation import reject_unknown_enums
 from .views import CALLBACK_FIELDS, EMPTY_TWIML, _callback_error
 
@@ -15,6 +24,20 @@ OUTBOUND_STATUS = WebhookOperation(
     "the end wraps the agent up (or frees them when the customer never answered).",
     form=StatusForm,
     query_parameters=[query("agentLeg", "The agent's CallSid (the softphone's leg).", required=True)],
+)
+OUTBOUND_CONFERENCE = WebhookOperation(
+    summary="A participant left a click-to-dial call's conference",
+    description="The agent's conference reports participants leaving: the agent leaving before the customer "
+    "answered frees the agent and cancels the customer's ringing leg.",
+    form=ConferenceForm,
+    query_parameters=[query("agentLeg", "The agent's CallSid (the softphone's leg).", required=True)],
+)
+RECORDING_CONSENT = WebhookOperation(
+    summary="The recording consent announced to a dialled customer",
+    description="The participant announcement a customer of a click-to-dial call or a callback hears when they "
+    "answer on a line that records: the line's consent message, as an inbound caller hears it.",
+    form=VoiceForm,
+    query_parameters=[query("callSid", "The customer's CallSid.", required=True)],
 )
 CALLBACK_OFFER = WebhookOperation(
     summary="Offer a waiting caller a callback",
@@ -56,6 +79,25 @@ def outbound_status(request: HttpRequest) -> str:
         data=params.as_dict(CALLBACK_FIELDS),
     )
     return EMPTY_TWIML
+
+
+@documented(OUTBOUND_CONFERENCE)
+@twilio_webhook(on_error=_callback_error)
+@reject_unknown_enums
+def outbound_conference(request: HttpRequest) -> str:
+    """Events of a click-to-dial call's conference (`?agentLeg=<the agent's CallSid>`): only leaving matters."""
+    params = TwilioParams(request)
+    if params.get("StatusCallbackEvent") == "participant-leave":
+        outbound.agent_left(agent_leg_sid=request.GET.get("agentLeg", ""), leaving_leg_sid=params.get("CallSid"))
+    return EMPTY_TWIML
+
+
+@documented(RECORDING_CONSENT)
+@twilio_webhook
+@reject_unknown_enums
+def recording_consent(request: HttpRequest) -> str:
+    """What a dialled customer hears when they answer on a line that records (the announcement's TwiML)."""
+    return outbound.recording_consent_twiml(call_sid=request.GET.get("callSid", ""))
 
 
 def _callback_id(request: HttpRequest) -> int:

@@ -44,6 +44,9 @@ class Command(BaseCommand):
             app_url = f"http://127.0.0.1:{app_port}"
         server = build(app_url=app_url, credentials=credentials, virtual=True, port=port)
         verbose = options["verbose"]
+        # The app and the scheduler's commands talk to the emulator, not to Twilio: provisioning off, so a
+        # scenario's new line is not checked against an account's numbers (whatever the calling shell has set).
+        app_env = {**credentials.env(server.url), "TWILIO_PROVISIONING": "0"}
         server.world.timeline.listeners.append(lambda entry: self.stdout.write(entry.render(verbose=verbose)))
         server.start()
         failures = 0
@@ -54,14 +57,14 @@ class Command(BaseCommand):
                 self.stdout.write(f"Starting the app on {app_url} (gunicorn, log {log}) against {server.url}")
                 app = AppServer(
                     port=app_port,
-                    env=credentials.env(server.url),
+                    env=app_env,
                     log_path=log,
                     # SQLite has one writer at a time: one process with threads is enough.
                     workers=1 if sqlite else 2,
                 ).start()
             username, _, password = options["admin"].partition(":")
             # A scenario's scheduler (`then.scheduler`) runs the command here, on this database, as cron would.
-            command_env = {**credentials.env(server.url), "TWILIO_WEBHOOK_BASE_URL": app_url}
+            command_env = {**app_env, "TWILIO_WEBHOOK_BASE_URL": app_url}
             runner = scenarios.Runner(
                 server.world,
                 app_url=app_url,
