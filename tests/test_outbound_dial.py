@@ -259,11 +259,11 @@ def test_an_always_line_records_the_outbound_call_from_the_customers_answer(
     assert call.recordings.filter(recording_sid=sid("RE", 7)).exists() == recorded
 
 
-def agent_leaves(twilio, conference_name: str, *, leg: str = AGENT_LEG, seq: int = 3):
+def agent_leaves(twilio, conference_name: str, *, leg: str = AGENT_LEG, seq: int = 3, agent_leg: str = AGENT_LEG):
     return twilio.post(
         "outbound-conference",
         "conference_callback",
-        query={"agentLeg": AGENT_LEG},
+        query={"agentLeg": agent_leg},
         CallSid=leg,
         StatusCallbackEvent="participant-leave",
         SequenceNumber=seq,
@@ -308,6 +308,25 @@ def test_a_customer_answering_after_a_failed_cancel_starts_no_talk_time(twilio, 
     call.refresh_from_db()
     assert call.answered_at is None and call.agent is None
     assert VoiceAgent.objects.get(pk=dialer.pk).status == AgentStatus.AVAILABLE
+
+
+def test_dials_the_agent_hung_up_on_before_an_answer_still_count_towards_the_hourly_limit(
+    twilio, dialer, line, twilio_gateway
+):
+    # Dial, hang up while the customer rings, repeat: each dial reached Twilio, so each counts (toll-fraud guard).
+    line.config.outbound_calls_per_agent_hour = 2
+    line.config.save()
+    for n in (1, 2):
+        leg = sid("CA", 0xD1B0 + n)
+        dial(twilio, US_NUMBER, leg=leg)
+        call = Call.objects.get(agent_call_sid=leg)
+        agent_leaves(twilio, call.conference_name, leg=leg, agent_leg=leg)
+        assert Call.objects.get(pk=call.pk).agent is None  # the agent was let go at once
+
+    root = twiml_of(dial(twilio, US_NUMBER, leg=sid("CA", 0xD1B9)))
+
+    assert "limit of 2 outbound calls an hour" in said(root)
+    assert twilio_gateway.add_participant.call_count == 2
 
 
 def test_the_agent_leaving_after_the_customer_answered_cancels_nothing(twilio, dialer, twilio_gateway):

@@ -437,6 +437,16 @@ class Call(models.Model):
     recording_sid = models.CharField("recording SID", max_length=34, blank=True, default="")
     recording_duration = models.PositiveIntegerField(null=True, blank=True)
     voicemail = models.BooleanField(default=False, help_text="The caller left a voicemail")
+    # The agent who dialled an outbound call. `agent` lets go of them when the customer never answers (they are
+    # free for the next call at once); this stays, so the toll-fraud guard's hourly limit counts every dial.
+    placed_by = models.ForeignKey(
+        VoiceAgent,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The agent who dialled this outbound call",
+    )
     # A missed call (abandoned, voicemail) is done once an agent called back or marked it by hand (issue 19).
     followed_up_at = models.DateTimeField(null=True, blank=True)
     # Statistics facts (issue 17, docs/statistics.md): written by the call package when the call ends

@@ -104,10 +104,11 @@ def check_number(*, number: str, line: PhoneLine) -> None:
 
 
 def outbound_calls_in_last_hour(*, agent: VoiceAgent, now: datetime) -> int:
-    """Outbound calls the agent placed (not refused ones) in the hour before `now`."""
+    """Outbound calls the agent placed (not refused ones) in the hour before `now`, answered or not: a dial the
+    agent hung up on before the customer answered still counts (`placed_by` keeps them when `agent` lets go)."""
     return (
         Call.objects.filter(
-            agent_id=agent.pk,
+            Q(placed_by_id=agent.pk) | Q(agent_id=agent.pk),
             direction__in=[CallDirection.OUTBOUND_DIAL, CallDirection.OUTBOUND_API],
             started_at__gte=now - OUTBOUND_WINDOW,
         )
@@ -166,6 +167,7 @@ def outbound_decide(
                 stage=CallStage.CONNECTED,
                 phone_line=line,
                 agent=locked,
+                placed_by=locked,
                 conference_name=conference_name_for(agent_leg_sid),
                 started_at=now,
             )
@@ -199,6 +201,7 @@ def _refused_call(
         status=CallStatus.COMPLETED,
         stage=CallStage.REJECTED,
         phone_line=line,
+        placed_by=agent,
         started_at=now,
         ended_at=now,
     )
