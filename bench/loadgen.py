@@ -140,6 +140,31 @@ def combine(results: list[Result]) -> Result:
     )
 
 
+def combine_fixed(results: list[Result]) -> Result:
+    """Interleaved fixed-rate rounds of one scenario as one figure: the median round's p50 and p99 (a burst of
+    other work on the machine sinks one round, not the figure; every round's p99 stays in `detail`), the worst
+    max, every error."""
+
+    def median(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
+    return Result(
+        requests=sum(result.requests for result in results),
+        seconds=sum(result.seconds for result in results),
+        errors=sum(result.errors for result in results),
+        p50_ms=median([result.p50_ms for result in results]),
+        p90_ms=median([result.p90_ms for result in results]),
+        p99_ms=median([result.p99_ms for result in results]),
+        max_ms=max(result.max_ms for result in results),
+        consumed=sum(result.consumed for result in results),
+        target_rate=results[0].target_rate,
+        detail={
+            "p99_rounds": [round(result.p99_ms, 1) for result in results],
+            "errors": {k: v for result in results for k, v in result.detail.get("errors", {}).items()},
+        },
+    )
+
+
 async def _exchange(host: str, port: int, raw: bytes, timeout: float) -> tuple[int, bytes]:
     """Send one request on a fresh connection, read the whole answer; (status, body)."""
 
