@@ -57,3 +57,9 @@ def test_a_call_answer_always_has_from_and_to(schema):
     assert {"callSid", "from", "to", "status", "startedAt", "endedAt"} <= set(
         schema["components"]["schemas"]["CallBackfillRequest"]["required"]
     )
+
+
+@pytest.mark.parametrize("path", ["/voiceconfig/stats/live", "/voiceconfig/stats/summary"])
+def test_the_statistics_document_the_400_their_bad_parameters_get(schema, path):
+    # An unknown department or time zone, or a bad date range, is a 400 envelope (the API fuzz checks the rest).
+    assert {"400", "401", "403"} <= set(schema["paths"][path]["get"]["responses"])

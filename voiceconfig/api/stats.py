@@ -141,6 +141,8 @@ CSV_RESPONSE = OpenApiResponse(OpenApiTypes.STR, description="With ?format=csv: 
 class StatsView(APIView):
     permission_classes = [IsStaff]
     renderer_classes = [CamelCaseJSONRenderer, StatsCSVRenderer]
+    # Bad query parameters (an unknown department, a time zone, a date range) are a 400 envelope.
+    schema_error_codes_extra = {"400"}
 
     def finalize_response(self, request, response, *args, **kwargs):
         # Errors are the JSON envelope, whatever format was asked for.
