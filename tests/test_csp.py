@@ -81,7 +81,7 @@ def test_the_prebuilt_policy_is_django_csps_and_follows_the_settings(settings):
     settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": {"img-src": ["'self'"]}}
     ours, theirs = _answer()
     assert ours[HEADER] == theirs[HEADER] == "default-src 'none'"
-    assert ours[HEADER_RO] == theirs[HEADER_RO] and ours[HEADER_RO].startswith("img-src 'self'")
+    assert ours[HEADER_RO] == theirs[HEADER_RO] and "img-src 'self'" in ours[HEADER_RO].split("; ")
     settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'self'"]}, "EXCLUDE_URL_PREFIXES": ["/healthz"]}
     ours, theirs = _answer()
     assert HEADER not in ours and HEADER not in theirs
