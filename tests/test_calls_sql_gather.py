@@ -201,3 +201,31 @@ def test_anyone_available_is_the_orm_querys(online_agent, status, heartbeat_ago,
 
 def _fields(instance) -> dict:
     return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+
+
+def test_the_insert_stores_values_off_the_defaults_as_create_does(line):
+    # The insert prepares None and each constant default once (issue 14); any other value, including one equal
+    # to a default but of another type (0 for False), still goes through its field.
+    now = timezone.now()
+    values = dict(
+        from_number="+14155550111",
+        to_number=line.phone_number,
+        phone_line=line,
+        status=CallStatus.IN_PROGRESS,
+        stage=CallStage.CONNECTED,
+        ivr_attempts=2,
+        ivr_choice="1",
+        on_hold=1,
+        voicemail=0,
+        wait_seconds=7,
+        recording_url="https://api.twilio.com/r/RE1",
+        started_at=now,
+        answered_at=now,
+    )
+    call = Call(call_sid=_sid(), **values)
+    sql.insert_call(call)
+    by_orm = Call.objects.create(call_sid=_sid(), **values)
+    skip = {"id", "call_sid", "created_at", "updated_at"}
+    stored, expected = _fields(Call.objects.get(pk=call.pk)), _fields(Call.objects.get(pk=by_orm.pk))
+    assert {k: v for k, v in stored.items() if k not in skip} == {k: v for k, v in expected.items() if k not in skip}
+    assert stored["on_hold"] is True and stored["voicemail"] is False and stored["ivr_attempts"] == 2
