@@ -82,31 +82,19 @@ def dial(request: HttpRequest, *, agent_leg_sid: str, from_client: str, to_numbe
     )
 
 
-def agent_in_conference(
-    conference_name: str, *, status_callback_url: str = "", record: bool = False, recording_callback_url: str = ""
-) -> str:
+def agent_in_conference(conference_name: str, *, status_callback_url: str = "") -> str:
     """The agent starts the conference (hearing the customer's phone ring) and ends it on hanging up.
 
     `status_callback_url` hears the agent leave: a customer whose phone still rings is then cancelled (the end of
     the conference does not stop Twilio dialling them)."""
     response = VoiceResponse()
     dial = Dial()
-    recording = (
-        {
-            "record": "record-from-start",
-            "recording_status_callback": recording_callback_url,
-            "recording_status_callback_method": "POST",
-        }
-        if record and recording_callback_url
-        else {}
-    )
     dial.conference(
         conference_name,
         start_conference_on_enter=True,
         end_conference_on_exit=True,
         beep=False,
         participant_label="agent",
-        **recording,
         **(
             {"status_callback": status_callback_url, "status_callback_method": "POST", "status_callback_event": "leave"}
             if status_callback_url

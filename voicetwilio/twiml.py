@@ -99,8 +99,6 @@ def wait_in_conference(
     conference_name: str,
     wait_url: str,
     status_callback_url: str,
-    recording_callback_url: str = "",
-    record: bool = False,
     goodbye: Prompt | None = None,
     intro: Sequence[Prompt] = (),
 ) -> str:
@@ -112,15 +110,6 @@ def wait_in_conference(
     """
     response = _response(intro)
     dial = Dial()
-    recording = (
-        {
-            "record": "record-from-start",
-            "recording_status_callback": recording_callback_url,
-            "recording_status_callback_method": "POST",
-        }
-        if record and recording_callback_url
-        else {}
-    )
     dial.conference(
         conference_name,
         start_conference_on_enter=False,
@@ -132,7 +121,6 @@ def wait_in_conference(
         status_callback_method="POST",
         status_callback_event=CONFERENCE_EVENTS,
         participant_label="caller",
-        **recording,
     )
     response.append(dial)
     if goodbye:

@@ -459,7 +459,6 @@ def conference_twiml(call: Call, config: VoiceConfig, request: HttpRequest, intr
         conference_name=call.conference_name or call_services.conference_name_for(call.call_sid),
         wait_url=webhook_url("queue-wait", request, **query),
         status_callback_url=webhook_url("conference-callback", request, **query),
-        recording_callback_url=webhook_url("recording-callback", request, **query, kind="call"),
         goodbye=speech_of(config).with_text(GOODBYE),
         intro=intro,
     )
