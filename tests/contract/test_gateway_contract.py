@@ -111,18 +111,6 @@ def test_a_leaving_agent_can_be_told_not_to_end_the_conference(twilio_mock):
     assert exchange.params() == {"EndConferenceOnExit": "false"}
 
 
-def test_an_announcement_to_one_participant_sends_its_url(twilio_mock):
-    url = "https://voice.example.com/voicetwilio/recordingconsent?callSid=" + CALLER_LEG
-    gateway.announce_to_participant(conference_sid=CONFERENCE_SID, call_sid=CALLER_LEG, announce_url=url)
-
-    exchange = only_exchange(twilio_mock)
-    assert (exchange.method, exchange.path) == (
-        "POST",
-        account_path(f"Conferences/{CONFERENCE_SID}/Participants/{CALLER_LEG}.json"),
-    )
-    assert exchange.params() == {"AnnounceUrl": url, "AnnounceMethod": "POST"}
-
-
 def test_removing_a_participant_deletes_it_by_conference_sid(twilio_mock):
     gateway.remove_participant(conference_sid=CONFERENCE_SID, call_sid=AGENT_LEG)
 
