@@ -82,6 +82,9 @@ def _non_negative_int(raw: str) -> int:
 
 # The project runs on PostgreSQL, and on SQLite for development; anything else is a typo.
 SUPPORTED_DATABASE_ENGINES = {"django.db.backends.postgresql", "django.db.backends.sqlite3"}
+# Django's SQLite backend that switches the file to WAL even when two processes open it at once
+# (voice_project/sqlite3/base.py).
+SQLITE_ENGINE = "voice_project.sqlite3"
 
 
 def _database(raw: str) -> dict:
@@ -91,6 +94,8 @@ def _database(raw: str) -> dict:
     if config["ENGINE"] == "django.db.backends.postgresql":
         # Django's backend whose connection health check needs no round trip (voice_project/postgresql/base.py).
         config["ENGINE"] = "voice_project.postgresql"
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        config["ENGINE"] = SQLITE_ENGINE
     return config
 
 
@@ -178,7 +183,7 @@ WSGI_APPLICATION = "voice_project.wsgi.application"
 DATABASES = {
     "default": env_checked(
         "DATABASE_URL",
-        {"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "db.sqlite3")},
+        {"ENGINE": SQLITE_ENGINE, "NAME": str(BASE_DIR / "db.sqlite3")},
         _database,
         "a database URL such as postgres://user@127.0.0.1:5432/voice or sqlite:///path/db.sqlite3",
     )
@@ -195,11 +200,12 @@ DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 # - WAL journal: readers never block the writer nor the writer the readers (synchronous=NORMAL is WAL's safe mode);
 # - timeout: how long a writer waits for the lock (seconds) before giving up.
 SQLITE_BUSY_TIMEOUT_SECONDS = env_checked("DJANGO_SQLITE_TIMEOUT", 20, _non_negative_int, "seconds")
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"] == SQLITE_ENGINE:
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+            # The journal mode is switched to WAL by the backend itself (voice_project/sqlite3/base.py).
+            "init_command": "PRAGMA synchronous=NORMAL",
             "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
         }
     )

@@ -5,6 +5,7 @@ answers 422 on any mismatch, so `status < 400` proves Twilio's schema accepts wh
 form proves it is exactly what we meant to send.
 """
 
+import ast
 import inspect
 import json
 import re
@@ -111,6 +112,18 @@ def test_a_leaving_agent_can_be_told_not_to_end_the_conference(twilio_mock):
     assert exchange.params() == {"EndConferenceOnExit": "false"}
 
 
+def test_an_announcement_to_one_participant_sends_its_url(twilio_mock):
+    url = "https://voice.example.com/voicetwilio/recordingconsent?callSid=" + CALLER_LEG
+    gateway.announce_to_participant(conference_sid=CONFERENCE_SID, call_sid=CALLER_LEG, announce_url=url)
+
+    exchange = only_exchange(twilio_mock)
+    assert (exchange.method, exchange.path) == (
+        "POST",
+        account_path(f"Conferences/{CONFERENCE_SID}/Participants/{CALLER_LEG}.json"),
+    )
+    assert exchange.params() == {"AnnounceUrl": url, "AnnounceMethod": "POST"}
+
+
 def test_removing_a_participant_deletes_it_by_conference_sid(twilio_mock):
     gateway.remove_participant(conference_sid=CONFERENCE_SID, call_sid=AGENT_LEG)
 
@@ -180,11 +193,15 @@ def test_the_contract_rejects_what_twilio_would_reject(twilio_mock):
 
 
 def test_every_public_gateway_function_has_a_contract_test():
-    """A function added to the gateway without a test calling it in this file fails here."""
+    """A function added to the gateway without a test calling it in this file fails here.
+
+    Read from the gateway's source, not from the imported module: a mock another test left on the module would hide
+    a function from inspect (and that has happened)."""
+    tree = ast.parse(Path(inspect.getfile(gateway)).read_text())
     public = {
-        name
-        for name, member in inspect.getmembers(gateway, inspect.isfunction)
-        if member.__module__ == gateway.__name__ and not name.startswith("_") and name != "client"
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_") and node.name != "client"
     }
     called_here = set(re.findall(r"gateway\.(\w+)\(", Path(__file__).read_text()))
     assert public - called_here == set()

@@ -36,34 +36,35 @@ class GatewayMocks:
     add_participant: mock.Mock
     redirect_call: mock.Mock
     end_call: mock.Mock
-    set_participant_ends_conference: mock.Mock | None = None
-    announce_to_participant: mock.Mock | None = None
+    set_participant_ends_conference: mock.Mock
+    announce_to_participant: mock.Mock
 
     def legs(self) -> list[str]:
         return [call.kwargs["to"] for call in self.add_participant.call_args_list]
 
 
 @pytest.fixture
-def twilio_gateway():
-    """Every gateway function the inbound flow uses, mocked: nothing reaches Twilio; calls are asserted on."""
+def twilio_gateway(monkeypatch):
+    """Every gateway function the inbound flow uses, mocked: nothing reaches Twilio; calls are asserted on.
+
+    Patched through `monkeypatch`, as tests patch further gateway functions: one undo stack, unwound in reverse, so
+    a test that patches one of these again cannot leave a mock behind for the tests after it (with mock.patch here
+    and monkeypatch in the test, the two undo in the wrong order whenever monkeypatch was set up first).
+    """
 
     def participant(**kwargs):
         return gateway.Participant(call_sid=sid("CA", 0xA0000 + next(_legs)), conference_sid=sid("CF", 1))
 
-    with (
-        mock.patch.object(gateway, "add_participant", side_effect=participant) as add_participant,
-        mock.patch.object(gateway, "redirect_call") as redirect_call,
-        mock.patch.object(gateway, "end_call") as end_call,
-        mock.patch.object(gateway, "set_participant_ends_conference") as ends_conference,
-        mock.patch.object(gateway, "announce_to_participant") as announce,
-    ):
-        yield GatewayMocks(
-            add_participant=add_participant,
-            redirect_call=redirect_call,
-            end_call=end_call,
-            set_participant_ends_conference=ends_conference,
-            announce_to_participant=announce,
-        )
+    mocks = GatewayMocks(
+        add_participant=mock.MagicMock(side_effect=participant),
+        redirect_call=mock.MagicMock(),
+        end_call=mock.MagicMock(),
+        set_participant_ends_conference=mock.MagicMock(),
+        announce_to_participant=mock.MagicMock(),
+    )
+    for name, function in vars(mocks).items():
+        monkeypatch.setattr(gateway, name, function)
+    return mocks
 
 
 @pytest.fixture
