@@ -7,6 +7,7 @@ left live with alice "In a call", as an abandoned `make run` demo left it; `make
 """
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,4 +59,5 @@ def test_make_demo_twice_after_a_call_was_left_live(tmp_path):
 
         assert result.returncode == 0, f"make demo run {run}:\n{result.stdout[-4000:]}\n{result.stderr[-3000:]}"
         assert "call record: status=completed agent=alice" in result.stdout
-        assert "409" not in result.stdout and "errors (" not in result.stdout
+        # Every request the demo makes prints "-> <status>"; the port in its first line may well contain 409.
+        assert not re.search(r"-> 409\b", result.stdout) and "errors (" not in result.stdout
