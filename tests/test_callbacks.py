@@ -208,6 +208,30 @@ def test_twilio_refusing_to_ring_the_agent_keeps_the_callback_waiting(
     callback.refresh_from_db()
     assert callback.state == CallbackState.WAITING and "Twilio said no" in callback.last_error
     assert VoiceAgent.objects.get(pk=alice.pk).status == AgentStatus.AVAILABLE
+    # Asked once in this run (the next run tries again), not once per claim up to the run's limit of 1,000.
+    assert twilio_gateway.add_participant.call_count == 1
+
+
+def test_a_callback_twilio_refuses_does_not_hold_up_the_next_one(twilio, line, offering, online_agent, twilio_gateway):
+    from voicetwilio import gateway
+
+    first = accepted_callback(twilio, line, n=1, waited=120)  # the longest waiting: claimed first, and refused
+    second = accepted_callback(twilio, line, n=2, waited=90)
+    online_agent("alice")
+    refused_once = [gateway.GatewayError("Twilio said no")]
+
+    def add_participant(**kwargs):
+        if refused_once:
+            raise refused_once.pop()
+        return gateway.Participant(call_sid=sid("CA", 0xB0FF), conference_sid=sid("CF", 2))
+
+    twilio_gateway.add_participant.side_effect = add_participant
+
+    call_command("run_due_callbacks")
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.state, second.state) == (CallbackState.WAITING, CallbackState.RINGING_AGENT)
 
 
 def test_the_agents_answer_delivered_twice_dials_the_customer_once(

@@ -71,13 +71,20 @@ def choice_twiml(request: HttpRequest, *, call_sid: str, digits: str) -> str:
 
 
 def ring_due_callbacks(*, request: HttpRequest | None = None, limit: int = 1000) -> int:
-    """Claim due callbacks while free agents last and ring each claimed agent. Returns how many agents were rung."""
+    """Claim due callbacks while free agents last and ring each claimed agent. Returns how many agents were rung.
+
+    A callback Twilio refused to ring for is released (due again at once) but not claimed again in this run: the
+    next run retries it, instead of this one asking Twilio up to `limit` times for the same customer."""
     rung = 0
+    refused: set[int] = set()
     for _ in range(limit):
-        claim = callback_services.callback_claim_due()
+        claim = callback_services.callback_claim_due(exclude=refused)
         if claim is None:
             break
-        rung += ring_agent(claim.callback, claim.agent, request=request)
+        if ring_agent(claim.callback, claim.agent, request=request):
+            rung += 1
+        else:
+            refused.add(claim.callback.pk)
     return rung
 
 

@@ -13,6 +13,7 @@ callbacks (`manage.py run_due_callbacks`, on any number of hosts at once) claims
 `one_callback_per_agent` constraint backs "never two calls for one agent" in the database.
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -142,13 +143,14 @@ def due_callbacks(*, now: datetime) -> QuerySet[Callback]:
 
 
 @transaction.atomic
-def callback_claim_due(*, now: datetime | None = None) -> CallbackClaim | None:
+def callback_claim_due(*, now: datetime | None = None, exclude: Collection[int] = ()) -> CallbackClaim | None:
     """Reserve a free agent for the longest-waiting due callback (both with SKIP LOCKED: never waits, never twice).
 
     Commits the agent as ringing and the callback as ringing_agent; the caller rings the agent through Twilio.
+    `exclude`: callbacks not to claim (those Twilio already refused in this run).
     """
     now = now or timezone.now()
-    due = due_callbacks(now=now).select_related("phone_line", "department", "call")
+    due = due_callbacks(now=now).exclude(pk__in=exclude).select_related("phone_line", "department", "call")
     for callback in due.select_for_update(skip_locked=True, of=("self",))[:5]:
         agent = _free_agent_for(callback, now=now)
         if agent is None:
