@@ -160,6 +160,7 @@ def combine_fixed(results: list[Result]) -> Result:
         target_rate=results[0].target_rate,
         detail={
             "p99_rounds": [round(result.p99_ms, 1) for result in results],
+            "steal_peak_rounds": [result.detail.get("steal_peak_ms") for result in results],
             "errors": {k: v for result in results for k, v in result.detail.get("errors", {}).items()},
         },
     )
@@ -209,10 +210,40 @@ def _summary(latencies: list[float], *, requests: int, seconds: float, errors: i
     )
 
 
+def stolen_cpu_ms() -> float | None:
+    """CPU time the hypervisor gave to other guests instead of this machine so far (all cores; /proc/stat's
+    `steal`), in ms; None where there is no /proc/stat."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return None
+    return int(fields[8]) * 1000 / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else None
+
+
+STEAL_WINDOW_SECONDS = 0.1
+
+
+async def _watch_steal(found: dict) -> None:
+    """Sample stolen CPU every 100 ms while a fixed-rate run lasts: its total and its worst 100 ms. On a shared VM
+    a burst of it stalls every process at once (server, database and this load generator), which shows in a
+    round's p99 whatever the code does; the report prints it beside each round."""
+    last = stolen_cpu_ms()
+    if last is None:
+        return
+    while True:
+        await asyncio.sleep(STEAL_WINDOW_SECONDS)
+        now_ms = stolen_cpu_ms()
+        found["steal_ms"] = found.get("steal_ms", 0.0) + now_ms - last
+        found["steal_peak_ms"] = max(found.get("steal_peak_ms", 0.0), now_ms - last)
+        last = now_ms
+
+
 async def _fixed_rate(requests: list[bytes], host: str, port: int, rate: float, seconds: float) -> Result:
     count = min(len(requests), int(rate * seconds))
     latencies: list[float] = []
     errors: dict[str, int] = {}
+    steal: dict[str, float] = {}
     loop = asyncio.get_running_loop()
     start = loop.time() + 0.05
 
@@ -229,7 +260,9 @@ async def _fixed_rate(requests: list[bytes], host: str, port: int, rate: float, 
             errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
         latencies.append((loop.time() - due) * 1000)
 
+    watcher = asyncio.ensure_future(_watch_steal(steal))
     await asyncio.gather(*(one(i) for i in range(count)))
+    watcher.cancel()
     elapsed = loop.time() - start
     return _summary(
         latencies,
@@ -238,7 +271,7 @@ async def _fixed_rate(requests: list[bytes], host: str, port: int, rate: float, 
         errors=sum(errors.values()),
         consumed=count,
         target_rate=rate,
-        detail={"errors": errors},
+        detail={"errors": errors, **{name: round(value) for name, value in steal.items()}},
     )
 
 
