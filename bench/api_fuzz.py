@@ -51,7 +51,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--database", default="voice_apifuzz")
     parser.add_argument("--phases", default="examples,coverage,fuzzing", help="schemathesis phases per identity")
     parser.add_argument(
-        "--quick", action="store_true", help="CI: examples and fuzzing phases only (no coverage), 10 examples"
+        "--quick", action="store_true", help="CI: examples and fuzzing phases only (no coverage), 5 examples"
     )
     parser.add_argument("--keep-database", action="store_true")
     parser.add_argument(
@@ -64,7 +64,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--baseline-update", action="store_true", help="record this run's failures in the baseline")
     args = parser.parse_args(argv)
     if args.quick:
-        args.phases, args.max_examples = "examples,fuzzing", 10
+        args.phases, args.max_examples = "examples,fuzzing", 5
     return args
 
 

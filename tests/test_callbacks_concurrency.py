@@ -1,9 +1,10 @@
 """50 callbacks due at once, 5 free agents, run_due_callbacks on 4 "hosts" at once. PostgreSQL only.
 
-Each round starts 4 real `manage.py run_due_callbacks` processes at the same moment against the test database
-and a fake Twilio REST API (tests/twilio/servers.py). Then the rung agents answer, the customers answer and hang
-up (in-process, gateway mocked), the agents are free again, and the next round runs, until every callback is
-done. Proven: each customer dialled exactly once, no agent ever rung for two callbacks at once, all 50 served.
+Each round sets 4 real processes ("hosts") running what `manage.py run_due_callbacks` runs at the same moment,
+against the test database and a fake Twilio REST API (tests/twilio/servers.py). Then the rung agents answer, the
+customers answer and hang up (in-process, gateway mocked), the agents are free again, and the next round runs,
+until every callback is done. Proven: each customer dialled exactly once, no agent ever rung for two callbacks at
+once, all 50 served.
 
 Run it: DATABASE_URL=postgres://postgres@127.0.0.1:5432/voice_outbound \
     .venv/bin/pytest tests/test_callbacks_concurrency.py
@@ -89,21 +90,52 @@ def free_agents() -> None:
     )
 
 
-def run_hosts_at_once(base_url: str) -> None:
-    env = {**os.environ, **server_env(base_url)}
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "manage.py", "run_due_callbacks"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        for _ in range(HOSTS)
-    ]
-    for process in processes:
-        output, _ = process.communicate(timeout=120)
-        assert process.returncode == 0, output.decode()
+# One "host": a process that runs what `manage.py run_due_callbacks` runs each time it reads a line, and prints how
+# many agents it rang. Started once for all rounds (a Django start-up per host and round cost 90 s of CI), then
+# told to go at the same moment as the other hosts.
+HOST_LOOP = """
+import sys
+from voicetwilio.callbacks import ring_due_callbacks
+for _ in sys.stdin:
+    print("RUNG", ring_due_callbacks(), flush=True)
+"""
+
+
+class Hosts:
+    def __init__(self, base_url: str):
+        env = {**os.environ, **server_env(base_url)}
+        self.processes = [
+            subprocess.Popen(
+                [sys.executable, "manage.py", "shell", "--verbosity", "0", "-c", HOST_LOOP],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for _ in range(HOSTS)
+        ]
+
+    def run_at_once(self) -> None:
+        for process in self.processes:
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        for process in self.processes:
+            answer = process.stdout.readline()
+            assert answer.startswith("RUNG"), answer  # a traceback's first line, or the host's exit ("")
+
+    def close(self) -> None:
+        for process in self.processes:
+            process.stdin.close()
+        for process in self.processes:
+            assert process.wait(timeout=60) == 0, process.stdout.read()
+
+    def kill(self) -> None:
+        """After a failed round: no host may outlive the test (it would hold the test database open)."""
+        for process in self.processes:
+            process.kill()
+            process.wait()
 
 
 def test_50_due_callbacks_and_5_free_agents_each_customer_called_once_no_agent_twice(
@@ -113,40 +145,46 @@ def test_50_due_callbacks_and_5_free_agents_each_customer_called_once_no_agent_t
     customer_dials: Counter = Counter()
     rings_seen = 0
     with fake_twilio() as twilio_api:
-        for round_ in range(CALLBACKS // AGENTS + 2):
-            free_agents()
-            run_hosts_at_once(twilio_api.base_url)
-            creates = twilio_api.participant_creates()[rings_seen:]
-            rings_seen += len(creates)
-            # This round: each free agent rung once, for a different callback; no agent twice.
-            rung = Callback.objects.filter(state=CallbackState.RINGING_AGENT)
-            if not creates:
-                break
-            assert len(creates) == rung.count() <= AGENTS, f"round {round_}"
-            assert len({form["To"] for _, form in creates}) == len(creates)
-            assert len(set(rung.values_list("agent_id", flat=True))) == rung.count()
-            for _, form in creates:
-                callback_id = parse_qs(urlsplit(form["StatusCallback"]).query)["callback"][0]
-                callback = Callback.objects.get(pk=callback_id)
-                driver.post(
-                    "callback-leg",
-                    "status_callback",
-                    query={"callback": callback.pk, "leg": "agent"},
-                    CallSid=sid("CA", 0x9000 + callback.pk),
-                    CallStatus="in-progress",
-                    SequenceNumber=1,
-                )
-                callback.refresh_from_db()
-                customer_dials[callback.customer_number] += 1
-                for seq, status in ((1, "in-progress"), (2, "completed")):
+        hosts = Hosts(twilio_api.base_url)
+        try:
+            for round_ in range(CALLBACKS // AGENTS + 2):
+                free_agents()
+                hosts.run_at_once()
+                creates = twilio_api.participant_creates()[rings_seen:]
+                rings_seen += len(creates)
+                # This round: each free agent rung once, for a different callback; no agent twice.
+                rung = Callback.objects.filter(state=CallbackState.RINGING_AGENT)
+                if not creates:
+                    break
+                assert len(creates) == rung.count() <= AGENTS, f"round {round_}"
+                assert len({form["To"] for _, form in creates}) == len(creates)
+                assert len(set(rung.values_list("agent_id", flat=True))) == rung.count()
+                for _, form in creates:
+                    callback_id = parse_qs(urlsplit(form["StatusCallback"]).query)["callback"][0]
+                    callback = Callback.objects.get(pk=callback_id)
                     driver.post(
                         "callback-leg",
                         "status_callback",
-                        query={"callback": callback.pk, "leg": "customer"},
-                        CallSid=callback.customer_call_sid,
-                        CallStatus=status,
-                        SequenceNumber=seq,
+                        query={"callback": callback.pk, "leg": "agent"},
+                        CallSid=sid("CA", 0x9000 + callback.pk),
+                        CallStatus="in-progress",
+                        SequenceNumber=1,
                     )
+                    callback.refresh_from_db()
+                    customer_dials[callback.customer_number] += 1
+                    for seq, status in ((1, "in-progress"), (2, "completed")):
+                        driver.post(
+                            "callback-leg",
+                            "status_callback",
+                            query={"callback": callback.pk, "leg": "customer"},
+                            CallSid=callback.customer_call_sid,
+                            CallStatus=status,
+                            SequenceNumber=seq,
+                        )
+        except BaseException:
+            hosts.kill()
+            raise
+        hosts.close()
         overlapped = twilio_api.max_in_flight
 
     assert Callback.objects.filter(state=CallbackState.COMPLETED).count() == CALLBACKS

@@ -301,6 +301,15 @@ def test_bad_parameters_are_a_400_naming_the_parameter(staff_client, config, par
         assert body["error"] == "validation_error" and body["message"].startswith(f"{parameter}:"), body
 
 
+@pytest.mark.parametrize("url", [URL, "/voiceconfig/stats/live"])
+def test_an_unknown_format_is_a_400_not_a_missing_page(staff_client, config, url):
+    response = staff_client.get(url, {"format": "xlsx"})
+
+    assert response.status_code == 400  # DRF's own answer is a 404, as if the page were not there
+    body = response.json()
+    assert body["error"] == "validation_error" and body["message"].startswith("format:"), body
+
+
 def test_a_full_year_is_allowed(staff_client, config):
     assert len(get(staff_client, **{"from": "2025-01-01", "to": "2026-01-01"})["rows"]) == 366
 
