@@ -308,6 +308,14 @@ def test_an_unknown_format_is_a_400_not_a_missing_page(staff_client, config, url
     assert response.status_code == 400  # DRF's own answer is a 404, as if the page were not there
     body = response.json()
     assert body["error"] == "validation_error" and body["message"].startswith("format:"), body
+    assert "json, csv" in body["message"]
+
+
+def test_any_api_answers_an_unknown_format_with_a_400_too(agent_client):
+    response = agent_client.get("/voiceconfig/calls", {"format": "xml"})
+
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("format:"), response.json()
 
 
 def test_a_full_year_is_allowed(staff_client, config):

@@ -294,6 +294,8 @@ REST_FRAMEWORK = {
         "djangorestframework_camel_case.render.CamelCaseJSONRenderer",
         "djangorestframework_camel_case.render.CamelCaseBrowsableAPIRenderer",
     ],
+    # An unknown ?format= is a 400 naming the parameter (DRF's own answer is a 404).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "voiceconfig.api.negotiation.ContentNegotiation",
     "DEFAULT_PARSER_CLASSES": [
         "voiceconfig.api.parsers.JSONParser",
         "djangorestframework_camel_case.parser.CamelCaseFormParser",

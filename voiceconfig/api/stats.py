@@ -3,12 +3,11 @@
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from django.http import Http404
 from django.utils import timezone
 from djangorestframework_camel_case.render import CamelCaseJSONRenderer
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, serializers
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -144,13 +143,6 @@ class StatsView(APIView):
     renderer_classes = [CamelCaseJSONRenderer, StatsCSVRenderer]
     # Bad query parameters (an unknown department, a time zone, a date range) are a 400 envelope.
     schema_error_codes_extra = {"400"}
-
-    def perform_content_negotiation(self, request, force=False):
-        # DRF answers an unknown ?format= with 404, as if the page did not exist: it is a bad parameter.
-        try:
-            return super().perform_content_negotiation(request, force)
-        except Http404 as exc:
-            raise exceptions.ValidationError({"format": "Must be json or csv."}) from exc
 
     def finalize_response(self, request, response, *args, **kwargs):
         # Errors are the JSON envelope, whatever format was asked for.
