@@ -160,7 +160,6 @@ def combine_fixed(results: list[Result]) -> Result:
         target_rate=results[0].target_rate,
         detail={
             "p99_rounds": [round(result.p99_ms, 1) for result in results],
-            "steal_peak_rounds": [result.detail.get("steal_peak_ms") for result in results],
             "errors": {k: v for result in results for k, v in result.detail.get("errors", {}).items()},
         },
     )

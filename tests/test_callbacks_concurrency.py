@@ -125,17 +125,42 @@ class Hosts:
             answer = process.stdout.readline()
             assert answer.startswith("RUNG"), answer  # a traceback's first line, or the host's exit ("")
 
-    def close(self) -> None:
+    def __enter__(self) -> "Hosts":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:  # a failed round: no host may outlive the test (it holds the test database open)
+            for process in self.processes:
+                process.kill()
+                process.wait()
+            return
         for process in self.processes:
-            process.stdin.close()
+            process.stdin.close()  # end of input: each host's loop ends
         for process in self.processes:
             assert process.wait(timeout=60) == 0, process.stdout.read()
 
-    def kill(self) -> None:
-        """After a failed round: no host may outlive the test (it would hold the test database open)."""
-        for process in self.processes:
-            process.kill()
-            process.wait()
+
+def answer_both_legs(driver: TwilioDriver, callback: Callback) -> Callback:
+    """The rung agent answers (which dials the customer), then the customer answers and hangs up."""
+    driver.post(
+        "callback-leg",
+        "status_callback",
+        query={"callback": callback.pk, "leg": "agent"},
+        CallSid=sid("CA", 0x9000 + callback.pk),
+        CallStatus="in-progress",
+        SequenceNumber=1,
+    )
+    callback.refresh_from_db()
+    for seq, status in ((1, "in-progress"), (2, "completed")):
+        driver.post(
+            "callback-leg",
+            "status_callback",
+            query={"callback": callback.pk, "leg": "customer"},
+            CallSid=callback.customer_call_sid,
+            CallStatus=status,
+            SequenceNumber=seq,
+        )
+    return callback
 
 
 def test_50_due_callbacks_and_5_free_agents_each_customer_called_once_no_agent_twice(
@@ -145,8 +170,7 @@ def test_50_due_callbacks_and_5_free_agents_each_customer_called_once_no_agent_t
     customer_dials: Counter = Counter()
     rings_seen = 0
     with fake_twilio() as twilio_api:
-        hosts = Hosts(twilio_api.base_url)
-        try:
+        with Hosts(twilio_api.base_url) as hosts:
             for round_ in range(CALLBACKS // AGENTS + 2):
                 free_agents()
                 hosts.run_at_once()
@@ -161,30 +185,8 @@ def test_50_due_callbacks_and_5_free_agents_each_customer_called_once_no_agent_t
                 assert len(set(rung.values_list("agent_id", flat=True))) == rung.count()
                 for _, form in creates:
                     callback_id = parse_qs(urlsplit(form["StatusCallback"]).query)["callback"][0]
-                    callback = Callback.objects.get(pk=callback_id)
-                    driver.post(
-                        "callback-leg",
-                        "status_callback",
-                        query={"callback": callback.pk, "leg": "agent"},
-                        CallSid=sid("CA", 0x9000 + callback.pk),
-                        CallStatus="in-progress",
-                        SequenceNumber=1,
-                    )
-                    callback.refresh_from_db()
+                    callback = answer_both_legs(driver, Callback.objects.get(pk=callback_id))
                     customer_dials[callback.customer_number] += 1
-                    for seq, status in ((1, "in-progress"), (2, "completed")):
-                        driver.post(
-                            "callback-leg",
-                            "status_callback",
-                            query={"callback": callback.pk, "leg": "customer"},
-                            CallSid=callback.customer_call_sid,
-                            CallStatus=status,
-                            SequenceNumber=seq,
-                        )
-        except BaseException:
-            hosts.kill()
-            raise
-        hosts.close()
         overlapped = twilio_api.max_in_flight
 
     assert Callback.objects.filter(state=CallbackState.COMPLETED).count() == CALLBACKS
