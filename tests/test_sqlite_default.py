@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from django.db.utils import ConnectionHandler
+from django.db.utils import ConnectionHandler, OperationalError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -143,3 +143,31 @@ def test_processes_opening_a_new_database_file_at_the_same_instant_all_get_wal(t
             assert check.execute("SELECT n FROM counter").fetchone() == (12,), outcomes[-12:]
 
     assert set(outcomes) == {"wal"}, [outcome for outcome in outcomes if outcome != "wal"][:3]
+
+
+def test_a_file_locked_longer_than_the_busy_timeout_fails_after_it_and_opens_once_free(tmp_path, django_db_blocker):
+    """The WAL retry gives up at the busy timeout like any other wait: a process that keeps the file locked makes
+    the opening fail with "database is locked" after the timeout, not retry for ever; once it lets go, it opens."""
+    path = str(tmp_path / "voice.sqlite3")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE counter (n INTEGER NOT NULL)")
+    holder.execute("BEGIN EXCLUSIVE")  # nobody else may read or write, so nobody may switch the journal
+    settings = {"ENGINE": "voice_project.sqlite3", "NAME": path, "OPTIONS": {"timeout": 0.5}}
+    database = ConnectionHandler({"default": settings})["default"]
+
+    with django_db_blocker.unblock():  # this file, not the suite's test database
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match="database is locked"):
+            database.ensure_connection()
+        waited = time.monotonic() - started
+        assert database.connection is None  # nothing half-open left behind
+
+        holder.execute("COMMIT")
+        holder.close()
+        with database.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode")
+            journal = cursor.fetchone()[0]
+        database.close()
+
+    assert 0.4 <= waited < 5, waited
+    assert journal == "wal"
