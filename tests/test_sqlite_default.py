@@ -100,12 +100,19 @@ def test_concurrent_writers_on_the_default_sqlite_never_see_database_is_locked(t
     assert total == writers * rounds  # no write lost either
 
 
+def app_database(path: str, *, timeout: float = 20):
+    """A connection to `path` through the app's SQLite backend (the suite's own database may be PostgreSQL, so the
+    backend is named here rather than taken from DATABASES)."""
+    from django.conf import settings
+
+    config = {"ENGINE": settings.SQLITE_ENGINE, "NAME": path, "OPTIONS": {"timeout": timeout}}
+    return ConnectionHandler({"default": config})["default"]
+
+
 def open_and_count(path: str, start_at: float, results) -> None:
     """One process opening the database as the app does (our backend, the app's options) at a given instant."""
     time.sleep(max(0.0, start_at - time.time()))
-    # The app's backend with its busy timeout (the suite's own database may be PostgreSQL, so not from settings).
-    settings = {"ENGINE": "voice_project.sqlite3", "NAME": path, "OPTIONS": {"timeout": 20}}
-    database = ConnectionHandler({"default": settings})["default"]
+    database = app_database(path)
     try:
         with database.cursor() as cursor:
             cursor.execute("PRAGMA journal_mode")
@@ -152,8 +159,7 @@ def test_a_file_locked_longer_than_the_busy_timeout_fails_after_it_and_opens_onc
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("CREATE TABLE counter (n INTEGER NOT NULL)")
     holder.execute("BEGIN EXCLUSIVE")  # nobody else may read or write, so nobody may switch the journal
-    settings = {"ENGINE": "voice_project.sqlite3", "NAME": path, "OPTIONS": {"timeout": 0.5}}
-    database = ConnectionHandler({"default": settings})["default"]
+    database = app_database(path, timeout=0.5)
 
     with django_db_blocker.unblock():  # this file, not the suite's test database
         started = time.monotonic()
